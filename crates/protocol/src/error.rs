@@ -1,0 +1,96 @@
+//! Error bodies: RFC 9457 `application/problem+json` with a stable machine-readable `code`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Every error code a client can receive, over REST (`code` in the problem body) or the
+/// WebSocket. Codes are stable: clients branch on them, humans read `title`/`detail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request body is not valid JSON, or not the expected shape.
+    MalformedRequest,
+    /// A field broke a rule; `errors` says which field and why.
+    ValidationFailed,
+    /// The body is larger than the server accepts.
+    PayloadTooLarge,
+    /// The request's `Content-Type` is not `application/json`.
+    UnsupportedMediaType,
+    /// No bearer token, or a token that is unknown, expired or revoked.
+    Unauthorized,
+    /// The player is known but may not do this.
+    Forbidden,
+    /// No such resource (or it is private and the caller may not see it).
+    NotFound,
+    /// The username is taken (usernames are unique ignoring case).
+    UsernameTaken,
+    /// The email address belongs to another account.
+    EmailTaken,
+    /// Login or password did not match.
+    InvalidCredentials,
+    /// Too many requests or failed attempts; retry after `Retry-After` seconds.
+    RateLimited,
+    /// The HTTP method is not allowed on this route.
+    MethodNotAllowed,
+    /// The server is not ready (e.g. the database is unreachable).
+    Unavailable,
+    /// Something failed inside the server. Details are logged, never sent.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedRequest => "malformed_request",
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::EmailTaken => "email_taken",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// One field that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
+pub struct FieldError {
+    /// The JSON field name, e.g. `username`.
+    pub field: String,
+    /// A machine-readable reason, e.g. `too_short`, `invalid_characters`.
+    pub reason: String,
+    /// A sentence for humans.
+    pub message: String,
+}
+
+/// An RFC 9457 problem document (`application/problem+json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
+pub struct Problem {
+    /// A URI naming the problem type: `urn:versus:error:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short, human-readable summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// A human-readable explanation specific to this occurrence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The stable machine-readable error code.
+    pub code: ErrorCode,
+    /// The request id (also in the `x-request-id` response header), for support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Per-field validation failures (`validation_failed` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}

@@ -1,0 +1,13 @@
+//! Versus wire types: every JSON body the REST API accepts or returns, the error codes, and
+//! (from the live-games work on) every WebSocket message.
+//!
+//! This crate owns the *shape* of what crosses the wire and nothing else: no I/O, no tokio, no
+//! axum, no database. The server, the load generator, the tests and the web client's generated
+//! types all use these definitions, so a change here is a protocol change: add fields as
+//! optional, never rename or remove one without a new protocol version.
+
+pub mod accounts;
+pub mod error;
+
+pub use accounts::*;
+pub use error::{ErrorCode, FieldError, Problem};

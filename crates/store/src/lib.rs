@@ -1,0 +1,156 @@
+//! Versus storage: the [`Store`] interface and its two implementations, SQLite (the embedded
+//! default) and PostgreSQL (scale-out).
+//!
+//! This crate owns the schema (each backend has its own migrations under `migrations/`,
+//! embedded in the binary and applied on connect) and every SQL statement. It knows nothing of
+//! HTTP, WebSockets or game rules: it stores and loads records. Both backends pass the same
+//! conformance suite (`tests/conformance.rs`).
+//!
+//! Representation shared by both backends: ids are UUIDs stored as TEXT, times are integer
+//! milliseconds since the Unix epoch, JSON documents are TEXT. Because the representation is
+//! the same, statements that are valid in both dialects are written once (see `sql.rs`) and
+//! compiled separately for each backend's types; dialect-specific statements live in
+//! `sqlite.rs` and `postgres.rs`.
+
+mod postgres;
+mod records;
+mod sql;
+mod sqlite;
+pub mod testing;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+pub use records::*;
+
+/// What can go wrong in the store. Callers map these to client errors; `Database` is an
+/// internal error and must never reach a client verbatim.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error("the email address is taken")]
+    EmailTaken,
+    #[error("not found")]
+    NotFound,
+    #[error("invalid database url: {0}")]
+    InvalidUrl(String),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which implementation is behind a [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The storage interface. Every method is one short transaction (or one statement).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// A trivial round trip, for readiness checks.
+    async fn ping(&self) -> Result<()>;
+
+    /// Closes the pool, waiting for checked-out connections to return.
+    async fn close(&self);
+
+    // --- players ---------------------------------------------------------------------------
+
+    /// Inserts a player. `UsernameTaken` / `EmailTaken` when the (case-folded) value exists.
+    async fn create_player(&self, new: NewPlayer) -> Result<PlayerRecord>;
+    async fn player_by_id(&self, id: Uuid) -> Result<Option<PlayerRecord>>;
+    /// Case-insensitive.
+    async fn player_by_username(&self, username: &str) -> Result<Option<PlayerRecord>>;
+    /// `login` is a username or an email address (both case-insensitive).
+    async fn player_by_login(&self, login: &str) -> Result<Option<PlayerRecord>>;
+    /// Applies the fields that are `Some`; returns the updated player (`NotFound` if gone).
+    async fn update_profile(
+        &self,
+        id: Uuid,
+        update: ProfileUpdate,
+        now_ms: i64,
+    ) -> Result<PlayerRecord>;
+    /// Replaces the password hash and revokes every token of the player except `keep_token`,
+    /// in one transaction.
+    async fn change_password(
+        &self,
+        id: Uuid,
+        password_hash: &str,
+        keep_token: Option<&str>,
+        now_ms: i64,
+    ) -> Result<()>;
+
+    // --- tokens ----------------------------------------------------------------------------
+
+    async fn create_token(&self, token: NewToken) -> Result<()>;
+    /// The live (not revoked, not expired at `now_ms`) token with this hash, and its player.
+    async fn token_player(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<(TokenRecord, PlayerRecord)>>;
+    /// Revokes one token. Returns whether a live token was revoked.
+    async fn revoke_token(&self, token_hash: &str, now_ms: i64) -> Result<bool>;
+    /// Revokes every live token of a player; returns how many.
+    async fn revoke_all_tokens(&self, player_id: Uuid, now_ms: i64) -> Result<u64>;
+}
+
+/// A shared handle to whichever store the configuration chose.
+pub type DynStore = Arc<dyn Store>;
+
+/// Options for [`connect`].
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `sqlite://path/to/file.db` or `postgres://…`.
+    pub url: String,
+    /// Pool size upper bound.
+    pub max_connections: u32,
+}
+
+/// Opens the store named by `opts.url`, creating the SQLite file if needed, and applies
+/// pending migrations.
+pub async fn connect(opts: &ConnectOptions) -> Result<DynStore> {
+    if opts.url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::connect(opts).await?))
+    } else if opts.url.starts_with("postgres:") || opts.url.starts_with("postgresql:") {
+        Ok(Arc::new(postgres::connect(opts).await?))
+    } else {
+        Err(StoreError::InvalidUrl(
+            "the database url must start with sqlite:// or postgres://".into(),
+        ))
+    }
+}
+
+/// Maps a unique-constraint violation on players to the matching domain error.
+fn map_player_unique(err: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &err
+        && db.is_unique_violation()
+    {
+        let what = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
+        if what.contains("username") {
+            return StoreError::UsernameTaken;
+        }
+        if what.contains("email") {
+            return StoreError::EmailTaken;
+        }
+    }
+    StoreError::Database(err)
+}

@@ -1,0 +1,31 @@
+//! The PostgreSQL backend, for scale-out: every node of a cluster shares one database.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Pool, Postgres};
+
+use crate::sql::impl_common_store;
+use crate::{Backend, ConnectOptions, Result, StoreError};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone)]
+pub(crate) struct PgStore {
+    pool: Pool<Postgres>,
+}
+
+pub(crate) async fn connect(opts: &ConnectOptions) -> Result<PgStore> {
+    let options =
+        PgConnectOptions::from_str(&opts.url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+    let pool = PgPoolOptions::new()
+        .max_connections(opts.max_connections.max(1))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(PgStore { pool })
+}
+
+impl_common_store!(PgStore, Postgres, Backend::Postgres);
