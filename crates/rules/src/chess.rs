@@ -382,12 +382,14 @@ mod tests {
 
     #[test]
     fn repetition_requires_same_castling_rights() {
-        // Kings wander and come back: the position looks the same but castling rights
-        // were lost, so the first occurrence does not count toward the repetition.
+        // After 1. e4 e5 the kings walk out and back: the board looks the same, but castling
+        // rights are gone, so the position after move 2 does not count toward repetition.
         let mut g = san_game(&["e4", "e5", "Ke2", "Ke7", "Ke1", "Ke8"]);
-        play_san(&mut g, &["Ke2", "Ke7", "Ke1", "Ke8"]);
+        let shuffle = ["Nf3", "Nf6", "Ng1", "Ng8"];
+        play_san(&mut g, &shuffle);
         assert_eq!(g.status(), Status::Ongoing { to_move: 0 });
-        play_san(&mut g, &["Ke2", "Ke7", "Ke1", "Ke8"]);
+        play_san(&mut g, &shuffle);
+        assert_eq!(g.ply(), 14);
         assert_eq!(g.status(), finished(Outcome::Draw, "threefold_repetition"));
     }
 
@@ -434,7 +436,7 @@ mod tests {
         let mut h2 = h.clone();
         assert_eq!(
             h2.apply(0, &json!({"uci": "e7d8Q"})).unwrap(),
-            json!({"uci": "e7d8q", "san": "exd8=Q+"})
+            json!({"uci": "e7d8q", "san": "exd8=Q"})
         );
         let stored = h.apply(0, &json!({"san": "exd8=R"})).unwrap();
         assert_eq!(stored["uci"], "e7d8r");
@@ -612,7 +614,7 @@ mod tests {
         assert_eq!(g.ply(), 0);
         assert_eq!(g.fen(), START_FEN);
         // Ambiguous SAN is rejected as illegal.
-        let mut g = from_fen("4k3/8/8/8/8/8/8/R3K2R w - - 0 1");
+        let mut g = from_fen("4k3/8/8/8/8/8/4K3/R6R w - - 0 1");
         assert!(matches!(
             g.apply(0, &json!({"san": "Rd1"})),
             Err(MoveError::Illegal(_))

@@ -130,6 +130,10 @@ pub trait GameState: Send + Sync + std::fmt::Debug {
     /// form (tictactoe `{"cell":4}`; connect4 `{"column":3}`; chess
     /// `{"uci":"e2e4","san":"e4"}` — UCI is canonical, SAN is added for display).
     /// The canonical form is itself accepted by `apply`. On error the state is unchanged.
+    ///
+    /// Checks run in this order: [`MoveError::GameOver`], then [`MoveError::NotYourTurn`]
+    /// (also for a seat that does not exist), then [`MoveError::Malformed`], then
+    /// [`MoveError::Illegal`].
     fn apply(&mut self, seat: Seat, mv: &serde_json::Value)
     -> Result<serde_json::Value, MoveError>;
     /// All legal moves for the side to move, in canonical form (empty when finished).

@@ -1,1 +1,135 @@
-fn main() {}
+//! `versus`: the command-line entry point. Parses arguments, loads the configuration and runs
+//! the chosen command. Everything else lives in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use versus_server::config::{self, LogFormat, Overrides};
+
+/// Versus: a real-time multiplayer game backend.
+///
+/// Settings come from built-in defaults, then an optional TOML file (--config), then VERSUS_*
+/// environment variables (e.g. VERSUS_LISTEN, VERSUS_DATA_DIR, VERSUS_DATABASE_URL), then
+/// these flags. See README.md for every setting.
+#[derive(Debug, Parser)]
+#[command(name = "versus", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default command).
+    Serve(ServeArgs),
+    /// Load and validate the configuration, print the effective settings (secrets redacted)
+    /// and exit.
+    CheckConfig(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args, Default)]
+struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port (the bound address is logged)
+    /// [env: VERSUS_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR", global = true)]
+    listen: Option<String>,
+    /// Folder for local data, including the default SQLite database
+    /// [env: VERSUS_DATA_DIR] [default: ./data]
+    #[arg(long, value_name = "DIR", global = true)]
+    data_dir: Option<String>,
+    /// sqlite://FILE or postgres://USER@HOST/DB [env: VERSUS_DATABASE_URL]
+    /// [default: sqlite://DATA_DIR/versus.db]
+    #[arg(long, value_name = "URL", global = true)]
+    database_url: Option<String>,
+    /// Log format [env: VERSUS_LOG_FORMAT] [default: human]
+    #[arg(long, value_enum, global = true)]
+    log_format: Option<LogFormat>,
+    /// Log filter, e.g. info or versus_server=debug [env: VERSUS_LOG_LEVEL] [default: info]
+    #[arg(long, value_name = "FILTER", global = true)]
+    log_level: Option<String>,
+}
+
+impl ServeArgs {
+    fn overrides(&self) -> Overrides {
+        let mut values = Vec::new();
+        if let Some(v) = &self.listen {
+            values.push(("listen", v.clone()));
+        }
+        if let Some(v) = &self.data_dir {
+            values.push(("data_dir", v.clone()));
+        }
+        if let Some(v) = &self.database_url {
+            values.push(("database_url", v.clone()));
+        }
+        if let Some(v) = self.log_format {
+            values.push((
+                "log_format",
+                if v == LogFormat::Json {
+                    "json"
+                } else {
+                    "human"
+                }
+                .to_string(),
+            ));
+        }
+        if let Some(v) = &self.log_level {
+            values.push(("log_level", v.clone()));
+        }
+        Overrides { values }
+    }
+
+    fn merge(self, other: ServeArgs) -> ServeArgs {
+        ServeArgs {
+            config: other.config.or(self.config),
+            listen: other.listen.or(self.listen),
+            data_dir: other.data_dir.or(self.data_dir),
+            database_url: other.database_url.or(self.database_url),
+            log_format: other.log_format.or(self.log_format),
+            log_level: other.log_level.or(self.log_level),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (check_only, args) = match cli.command {
+        None => (false, cli.serve),
+        Some(Command::Serve(a)) => (false, cli.serve.merge(a)),
+        Some(Command::CheckConfig(a)) => (true, cli.serve.merge(a)),
+    };
+    let config = match config::load(args.config.as_deref(), std::env::vars(), &args.overrides()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("versus: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if check_only {
+        eprintln!("{config:#?}");
+        return ExitCode::SUCCESS;
+    }
+    versus_server::telemetry::init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("versus: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(versus_server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "the server stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}

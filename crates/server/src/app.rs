@@ -1,0 +1,111 @@
+//! The router: every route and every middleware, assembled in one place.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+use versus_protocol::ErrorCode;
+
+use crate::error::problem_response;
+use crate::routes;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Versus",
+        description = "The REST API of Versus, a real-time multiplayer game backend. Errors are \
+            `application/problem+json` (RFC 9457) with a stable `code`. Authenticate with \
+            `Authorization: Bearer <token>` from register, guest or login.",
+        license(name = "Apache-2.0"),
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Registration, login, tokens and profiles"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An opaque token from register, guest or login"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::accounts::router())
+        .merge(routes::system::router())
+}
+
+/// Builds the whole application.
+pub fn build(state: AppState) -> Router {
+    let (router, api) = api_router().split_for_parts();
+    let body_limit = state.config.max_body_bytes;
+    let timeout = state.config.request_timeout;
+    router
+        .route("/", get(landing))
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", api))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(crate::telemetry::observe))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout.max(Duration::from_millis(1)),
+        ))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(
+            |_panic: Box<dyn std::any::Any + Send>| -> Response {
+                tracing::error!("a handler panicked");
+                problem_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::Internal,
+                    None,
+                    Vec::new(),
+                )
+            },
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    problem_response(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        Some("no such route".into()),
+        Vec::new(),
+    )
+}
+
+async fn landing() -> impl IntoResponse {
+    Html(concat!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Versus</title></head>",
+        "<body><h1>Versus</h1><p>The server is running. The REST API is described at ",
+        "<a href=\"/api/docs\">/api/docs</a> (<a href=\"/api/openapi.json\">openapi.json</a>).</p></body></html>"
+    ))
+}

@@ -1,0 +1,382 @@
+//! Configuration: built-in defaults, then an optional TOML file (`--config`), then `VERSUS_*`
+//! environment variables, then command-line flags — each layer overriding the one before.
+//!
+//! Every setting is validated here, once, at start: an invalid value stops the server with a
+//! message naming the setting and the rule it broke. Secrets (the database URL, which may
+//! carry a password) are wrapped so they never reach a log line.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The validated configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Folder for local data (the SQLite database by default).
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`. Secret: may carry a password.
+    pub database_url: SecretString,
+    /// Upper bound of the database connection pool.
+    pub database_max_connections: u32,
+    pub log_format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `versus_server=debug,info`.
+    pub log_level: String,
+    /// How long a bearer token lives.
+    pub token_ttl: Duration,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// A request that takes longer is answered 503.
+    pub request_timeout: Duration,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+    /// Failed logins allowed per account within `login_window`.
+    pub login_max_failures_per_account: u32,
+    /// Failed logins allowed per client address within `login_window`.
+    pub login_max_failures_per_address: u32,
+    pub login_window: Duration,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+/// Every key the file and the environment may set, with its default. The single source of
+/// truth for names: the env var of `data_dir` is `VERSUS_DATA_DIR`, and so on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: String,
+    data_dir: String,
+    database_url: Option<String>,
+    database_max_connections: u32,
+    log_format: String,
+    log_level: String,
+    token_ttl_hours: u64,
+    max_body_bytes: usize,
+    request_timeout_seconds: u64,
+    shutdown_grace_seconds: u64,
+    login_max_failures_per_account: u32,
+    login_max_failures_per_address: u32,
+    login_window_seconds: u64,
+    trust_forwarded_for: bool,
+}
+
+/// The defaults, as `(key, value)`; also the list of keys read from `VERSUS_*`.
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("listen", "127.0.0.1:8080"),
+    ("data_dir", "./data"),
+    ("database_max_connections", "8"),
+    ("log_format", "human"),
+    ("log_level", "info"),
+    ("token_ttl_hours", "720"),
+    ("max_body_bytes", "65536"),
+    ("request_timeout_seconds", "30"),
+    ("shutdown_grace_seconds", "10"),
+    ("login_max_failures_per_account", "5"),
+    ("login_max_failures_per_address", "20"),
+    ("login_window_seconds", "900"),
+    ("trust_forwarded_for", "false"),
+];
+
+/// Settings with no default (absent unless set).
+const OPTIONAL_KEYS: &[&str] = &["database_url"];
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {setting}: {reason}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub reason: String,
+}
+
+fn invalid(setting: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting: setting.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Values given on the command line (highest precedence).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub values: Vec<(&'static str, String)>,
+}
+
+/// Loads the layers in order and validates the result.
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    overrides: &Overrides,
+) -> Result<Config, ConfigError> {
+    let mut builder = config::Config::builder();
+    for (key, value) in DEFAULTS {
+        builder = builder
+            .set_default(*key, *value)
+            .map_err(|e| invalid(key, e.to_string()))?;
+    }
+    if let Some(path) = file {
+        if !path.exists() {
+            return Err(invalid(
+                "config",
+                format!("the file {} does not exist", path.display()),
+            ));
+        }
+        builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+    }
+    // Only known keys are read from the environment, so unrelated VERSUS_* variables (for
+    // example the test suite's) are not mistaken for settings.
+    for (name, value) in env {
+        let Some(key) = name.strip_prefix("VERSUS_") else {
+            continue;
+        };
+        let key = key.to_ascii_lowercase();
+        let known = DEFAULTS
+            .iter()
+            .map(|(k, _)| *k)
+            .chain(OPTIONAL_KEYS.iter().copied())
+            .find(|k| *k == key);
+        if let Some(k) = known {
+            builder = builder
+                .set_override(k, value)
+                .map_err(|e| invalid(k, e.to_string()))?;
+        }
+    }
+    for (key, value) in &overrides.values {
+        builder = builder
+            .set_override(*key, value.as_str())
+            .map_err(|e| invalid(key, e.to_string()))?;
+    }
+    let raw: RawConfig = builder
+        .build()
+        .and_then(|c| c.try_deserialize())
+        .map_err(|e| invalid(&setting_of(&e), e.to_string()))?;
+    validate(raw)
+}
+
+/// Best effort: the key a `config` error is about.
+fn setting_of(err: &config::ConfigError) -> String {
+    let text = err.to_string();
+    if let Some(start) = text.find('`')
+        && let Some(len) = text[start + 1..].find('`')
+    {
+        return text[start + 1..start + 1 + len].to_string();
+    }
+    if let Some(start) = text.find("unknown field")
+        && let Some(q) = text[start..].find('`')
+    {
+        let rest = &text[start + q + 1..];
+        if let Some(end) = rest.find('`') {
+            return rest[..end].to_string();
+        }
+    }
+    "config".into()
+}
+
+fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+    let listen: SocketAddr = raw.listen.parse().map_err(|_| {
+        invalid(
+            "listen",
+            format!("`{}` is not an address like 127.0.0.1:8080", raw.listen),
+        )
+    })?;
+    if raw.data_dir.trim().is_empty() {
+        return Err(invalid("data_dir", "must not be empty"));
+    }
+    let data_dir = PathBuf::from(&raw.data_dir);
+    let database_url = match raw.database_url {
+        Some(url) if !url.trim().is_empty() => {
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                return Err(invalid(
+                    "database_url",
+                    "must start with sqlite:, postgres:// or postgresql://",
+                ));
+            }
+            url
+        }
+        _ => format!("sqlite://{}", data_dir.join("versus.db").display()),
+    };
+    if raw.database_max_connections == 0 || raw.database_max_connections > 1000 {
+        return Err(invalid(
+            "database_max_connections",
+            "must be between 1 and 1000",
+        ));
+    }
+    let log_format = match raw.log_format.as_str() {
+        "human" => LogFormat::Human,
+        "json" => LogFormat::Json,
+        other => {
+            return Err(invalid(
+                "log_format",
+                format!("`{other}` is not one of: human, json"),
+            ));
+        }
+    };
+    if tracing_subscriber::EnvFilter::try_new(&raw.log_level).is_err() {
+        return Err(invalid(
+            "log_level",
+            format!("`{}` is not a valid log filter", raw.log_level),
+        ));
+    }
+    let positive = |name: &str, v: u64| -> Result<u64, ConfigError> {
+        if v == 0 {
+            Err(invalid(name, "must be greater than 0"))
+        } else {
+            Ok(v)
+        }
+    };
+    if raw.max_body_bytes < 1024 || raw.max_body_bytes > 16 * 1024 * 1024 {
+        return Err(invalid(
+            "max_body_bytes",
+            "must be between 1024 and 16777216",
+        ));
+    }
+    Ok(Config {
+        listen,
+        data_dir,
+        database_url: SecretString::from(database_url),
+        database_max_connections: raw.database_max_connections,
+        log_format,
+        log_level: raw.log_level,
+        token_ttl: Duration::from_secs(positive("token_ttl_hours", raw.token_ttl_hours)? * 3600),
+        max_body_bytes: raw.max_body_bytes,
+        request_timeout: Duration::from_secs(positive(
+            "request_timeout_seconds",
+            raw.request_timeout_seconds,
+        )?),
+        shutdown_grace: Duration::from_secs(raw.shutdown_grace_seconds),
+        login_max_failures_per_account: positive(
+            "login_max_failures_per_account",
+            raw.login_max_failures_per_account.into(),
+        )? as u32,
+        login_max_failures_per_address: positive(
+            "login_max_failures_per_address",
+            raw.login_max_failures_per_address.into(),
+        )? as u32,
+        login_window: Duration::from_secs(positive(
+            "login_window_seconds",
+            raw.login_window_seconds,
+        )?),
+        trust_forwarded_for: raw.trust_forwarded_for,
+    })
+}
+
+impl Config {
+    /// Defaults only (no file, no environment): handy for tests and embedding.
+    pub fn defaults() -> Result<Config, ConfigError> {
+        load(None, std::iter::empty(), &Overrides::default())
+    }
+
+    /// Which backend the database URL names, for logs (never the URL itself).
+    pub fn database_kind(&self) -> &'static str {
+        if self.database_url.expose_secret().starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_use_sqlite_in_the_data_dir() {
+        let c = Config::defaults().unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_kind(), "sqlite");
+        assert!(c.database_url.expose_secret().ends_with("versus.db"));
+    }
+
+    #[test]
+    fn layers_override_in_order_file_env_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("versus.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1000\"\nlog_level = \"debug\"\ndata_dir = \"/from/file\"\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            values: vec![("listen", "127.0.0.1:3000".into())],
+        };
+        let c = load(
+            Some(&file),
+            env(&[
+                ("VERSUS_LISTEN", "127.0.0.1:2000"),
+                ("VERSUS_DATA_DIR", "/from/env"),
+                ("VERSUS_TEST_X", "ignored"),
+            ]),
+            &overrides,
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 3000, "flag beats env and file");
+        assert_eq!(c.data_dir, PathBuf::from("/from/env"), "env beats file");
+        assert_eq!(c.log_level, "debug", "file beats default");
+    }
+
+    #[test]
+    fn invalid_settings_are_named() {
+        let e = load(
+            None,
+            env(&[("VERSUS_LISTEN", "nowhere")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.setting, "listen");
+        let e = load(
+            None,
+            env(&[("VERSUS_DATABASE_URL", "mysql://x")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.setting, "database_url");
+        let e = load(
+            None,
+            env(&[("VERSUS_TOKEN_TTL_HOURS", "soon")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.setting, "token_ttl_hours", "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let e = load(Some(&file), env(&[]), &Overrides::default()).unwrap_err();
+        assert_eq!(e.setting, "lisen", "{e}");
+    }
+
+    #[test]
+    fn the_database_url_never_shows_in_debug_output() {
+        let c = load(
+            None,
+            env(&[("VERSUS_DATABASE_URL", "postgres://u:hunter2@db/versus")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(c.database_kind(), "postgres");
+    }
+}

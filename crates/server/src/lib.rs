@@ -1,0 +1,161 @@
+//! The `versus` server as a library: configuration, the HTTP API and (from the live-games work
+//! on) the WebSocket gateway and game actors. `main.rs` is a thin CLI over [`run`]; tests use
+//! [`spawn`] to start a real server on port 0.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::LoginThrottle;
+use crate::config::Config;
+use crate::state::AppState;
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// A stored millisecond timestamp as a `DateTime`.
+pub fn time_from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Store(#[from] versus_store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running server: its bound address, a way to stop it, and its task.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    pub task: JoinHandle<Result<(), ServeError>>,
+}
+
+impl RunningServer {
+    /// Asks the server to stop and waits for it to drain.
+    pub async fn stop(self) -> Result<(), ServeError> {
+        self.shutdown.cancel();
+        self.task.await.unwrap_or(Ok(()))
+    }
+}
+
+/// Opens the store, binds the listener and starts serving in a background task.
+pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
+    let url = config.database_url.expose_secret().to_string();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+    }
+    let store = versus_store::connect(&versus_store::ConnectOptions {
+        url,
+        max_connections: config.database_max_connections,
+    })
+    .await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = config.database_kind(), "listening");
+
+    let state = AppState {
+        throttle: Arc::new(LoginThrottle::new(config.login_window)),
+        config: Arc::new(config),
+        store: store.clone(),
+        metrics: telemetry::metrics_handle(),
+    };
+    let grace = state.config.shutdown_grace;
+    let app = app::build(state);
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let result = tokio::select! {
+            r = serve => r.map_err(ServeError::from),
+            // In-flight requests get `grace` to finish once shutdown starts.
+            () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!("shutdown grace period over; dropping remaining connections");
+                Ok(())
+            }
+        };
+        store.close().await;
+        tracing::info!("stopped");
+        result
+    });
+    Ok(RunningServer {
+        addr,
+        shutdown,
+        task,
+    })
+}
+
+/// Runs until SIGINT or SIGTERM, then shuts down gracefully.
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    let server = spawn(config).await?;
+    let stop = server.shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested; draining");
+        stop.cancel();
+    });
+    server.task.await.unwrap_or(Ok(()))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
