@@ -37,6 +37,35 @@ pub enum ErrorCode {
     Unavailable,
     /// Something failed inside the server. Details are logged, never sent.
     Internal,
+    /// No such game kind.
+    UnknownKind,
+    /// The move is not well-formed for this kind (wrong shape, out of range, bad notation).
+    MalformedMove,
+    /// The move is well-formed but not legal in this position.
+    IllegalMove,
+    /// It is the other player's turn.
+    NotYourTurn,
+    /// The session is over (finished or aborted): no more moves or actions.
+    GameOver,
+    /// The caller holds no seat in this session.
+    NotAParticipant,
+    /// Every seat is taken.
+    GameFull,
+    /// The caller already holds a seat in this session.
+    AlreadySeated,
+    /// The action does not fit the session's state (e.g. abort after both sides moved, a
+    /// draw answer with no offer pending, claiming a win while the opponent's seat is held).
+    InvalidState,
+    /// This kind does not support the action (e.g. draw offers in tic-tac-toe).
+    NotSupported,
+    /// The WebSocket protocol version is not supported; see `supported` in the message.
+    UnsupportedProtocol,
+    /// The first WebSocket message must be `hello` with a token.
+    HelloRequired,
+    /// The game's actor is saturated; retry shortly.
+    Overloaded,
+    /// The client is not subscribed to that game.
+    NotSubscribed,
 }
 
 impl ErrorCode {
@@ -57,6 +86,20 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::UnknownKind => "unknown_kind",
+            ErrorCode::MalformedMove => "malformed_move",
+            ErrorCode::IllegalMove => "illegal_move",
+            ErrorCode::NotYourTurn => "not_your_turn",
+            ErrorCode::GameOver => "game_over",
+            ErrorCode::NotAParticipant => "not_a_participant",
+            ErrorCode::GameFull => "game_full",
+            ErrorCode::AlreadySeated => "already_seated",
+            ErrorCode::InvalidState => "invalid_state",
+            ErrorCode::NotSupported => "not_supported",
+            ErrorCode::UnsupportedProtocol => "unsupported_protocol",
+            ErrorCode::HelloRequired => "hello_required",
+            ErrorCode::Overloaded => "overloaded",
+            ErrorCode::NotSubscribed => "not_subscribed",
         }
     }
 }

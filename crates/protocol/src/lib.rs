@@ -8,6 +8,10 @@
 
 pub mod accounts;
 pub mod error;
+pub mod games;
+pub mod ws;
 
 pub use accounts::*;
 pub use error::{ErrorCode, FieldError, Problem};
+pub use games::*;
+pub use ws::*;

@@ -31,6 +31,7 @@ use crate::state::AppState;
     modifiers(&BearerAuth),
     tags(
         (name = "accounts", description = "Registration, login, tokens and profiles"),
+        (name = "games", description = "Game kinds, games, sessions, moves and actions"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -61,6 +62,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::accounts::router())
+        .merge(routes::games::router())
         .merge(routes::system::router())
 }
 
@@ -71,6 +73,7 @@ pub fn build(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     router
         .route("/", get(landing))
+        .route("/api/v1/ws", get(crate::ws::upgrade))
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", api))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(crate::telemetry::observe))

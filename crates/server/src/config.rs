@@ -51,6 +51,14 @@ pub struct Config {
     pub login_window: Duration,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// This node's name (heartbeats; cluster ownership later).
+    pub node_id: String,
+    /// How often the node records that it is alive (bounds how much downtime a crash can
+    /// charge to a clock).
+    pub heartbeat_interval: Duration,
+    pub ws: crate::ws::WsConfig,
+    pub games: crate::games::GameConfig,
+    pub journal: crate::games::journal::JournalConfig,
 }
 
 /// Every key the file and the environment may set, with its default. The single source of
@@ -72,6 +80,22 @@ struct RawConfig {
     login_max_failures_per_address: u32,
     login_window_seconds: u64,
     trust_forwarded_for: bool,
+    node_id: String,
+    heartbeat_interval_ms: u64,
+    ws_max_message_bytes: usize,
+    ws_ping_interval_ms: u64,
+    ws_idle_timeout_ms: u64,
+    ws_hello_timeout_ms: u64,
+    ws_outbox_capacity: usize,
+    ws_max_pending: usize,
+    ws_max_subscriptions: usize,
+    seat_hold_seconds: u64,
+    game_mailbox_capacity: usize,
+    game_replay_limit: usize,
+    game_idle_stop_seconds: u64,
+    journal_queue_capacity: usize,
+    group_commit_max_batch: usize,
+    group_commit_window_ms: u64,
 }
 
 /// The defaults, as `(key, value)`; also the list of keys read from `VERSUS_*`.
@@ -89,6 +113,22 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("login_max_failures_per_address", "20"),
     ("login_window_seconds", "900"),
     ("trust_forwarded_for", "false"),
+    ("node_id", "local"),
+    ("heartbeat_interval_ms", "1000"),
+    ("ws_max_message_bytes", "16384"),
+    ("ws_ping_interval_ms", "15000"),
+    ("ws_idle_timeout_ms", "45000"),
+    ("ws_hello_timeout_ms", "10000"),
+    ("ws_outbox_capacity", "256"),
+    ("ws_max_pending", "32"),
+    ("ws_max_subscriptions", "64"),
+    ("seat_hold_seconds", "60"),
+    ("game_mailbox_capacity", "256"),
+    ("game_replay_limit", "200"),
+    ("game_idle_stop_seconds", "60"),
+    ("journal_queue_capacity", "4096"),
+    ("group_commit_max_batch", "512"),
+    ("group_commit_window_ms", "0"),
 ];
 
 /// Settings with no default (absent unless set).
@@ -185,6 +225,18 @@ fn setting_of(err: &config::ConfigError) -> String {
     "config".into()
 }
 
+fn range(name: &str, v: usize, min: usize, max: usize) -> Result<usize, ConfigError> {
+    if v < min || v > max {
+        Err(invalid(name, format!("must be between {min} and {max}")))
+    } else {
+        Ok(v)
+    }
+}
+
+fn ms(name: &str, v: u64, min: u64, max: u64) -> Result<Duration, ConfigError> {
+    range(name, v as usize, min as usize, max as usize).map(|v| Duration::from_millis(v as u64))
+}
+
 fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let listen: SocketAddr = raw.listen.parse().map_err(|_| {
         invalid(
@@ -273,6 +325,83 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             raw.login_window_seconds,
         )?),
         trust_forwarded_for: raw.trust_forwarded_for,
+        node_id: {
+            let ok = !raw.node_id.is_empty()
+                && raw.node_id.len() <= 64
+                && raw
+                    .node_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                return Err(invalid(
+                    "node_id",
+                    "1 to 64 characters of letters, digits, - and _",
+                ));
+            }
+            raw.node_id
+        },
+        heartbeat_interval: ms(
+            "heartbeat_interval_ms",
+            raw.heartbeat_interval_ms,
+            10,
+            60_000,
+        )?,
+        ws: crate::ws::WsConfig {
+            max_message_bytes: range(
+                "ws_max_message_bytes",
+                raw.ws_max_message_bytes,
+                1024,
+                1 << 20,
+            )?,
+            ping_interval: ms("ws_ping_interval_ms", raw.ws_ping_interval_ms, 100, 600_000)?,
+            idle_timeout: ms("ws_idle_timeout_ms", raw.ws_idle_timeout_ms, 200, 3_600_000)?,
+            hello_timeout: ms("ws_hello_timeout_ms", raw.ws_hello_timeout_ms, 100, 600_000)?,
+            outbox_capacity: range("ws_outbox_capacity", raw.ws_outbox_capacity, 8, 1 << 16)?,
+            max_pending: range("ws_max_pending", raw.ws_max_pending, 1, 1024)?,
+            max_subscriptions: range("ws_max_subscriptions", raw.ws_max_subscriptions, 1, 4096)?,
+        },
+        games: crate::games::GameConfig {
+            mailbox_capacity: range(
+                "game_mailbox_capacity",
+                raw.game_mailbox_capacity,
+                1,
+                1 << 16,
+            )?,
+            seat_hold: Duration::from_secs(raw.seat_hold_seconds),
+            replay_limit: {
+                if raw.game_replay_limit + 1 >= raw.ws_outbox_capacity {
+                    return Err(invalid(
+                        "game_replay_limit",
+                        "must be smaller than ws_outbox_capacity - 1",
+                    ));
+                }
+                raw.game_replay_limit
+            },
+            idle_stop: Duration::from_secs(positive(
+                "game_idle_stop_seconds",
+                raw.game_idle_stop_seconds,
+            )?),
+        },
+        journal: crate::games::journal::JournalConfig {
+            queue_capacity: range(
+                "journal_queue_capacity",
+                raw.journal_queue_capacity,
+                1,
+                1 << 20,
+            )?,
+            max_batch: range(
+                "group_commit_max_batch",
+                raw.group_commit_max_batch,
+                1,
+                100_000,
+            )?,
+            window: ms(
+                "group_commit_window_ms",
+                raw.group_commit_window_ms,
+                0,
+                1000,
+            )?,
+        },
     })
 }
 

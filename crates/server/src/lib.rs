@@ -7,9 +7,11 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod games;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::LoginThrottle;
 use crate::config::Config;
+use crate::games::GameHub;
+use crate::games::journal::JournalWriter;
 use crate::state::AppState;
 
 /// Milliseconds since the Unix epoch, now.
@@ -92,15 +96,41 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = config.database_kind(), "listening");
 
+    let shutdown = CancellationToken::new();
+    // Downtime accounting: the previous run's last heartbeat, read before writing new ones.
+    let alive_until_ms = store.last_heartbeat(&config.node_id).await?;
+    let heartbeat = tokio::spawn(heartbeat(
+        store.clone(),
+        config.node_id.clone(),
+        config.heartbeat_interval,
+        shutdown.clone(),
+    ));
+    let (journal, journal_task) = JournalWriter::spawn(store.clone(), config.journal);
+    let games = GameHub::new(
+        store.clone(),
+        journal,
+        config.games,
+        alive_until_ms,
+        shutdown.clone(),
+    );
+    let recovering = games.clone();
+    tokio::spawn(async move {
+        match recovering.recover().await {
+            Ok(n) => tracing::info!(sessions = n, "resumed in-progress sessions"),
+            Err(e) => tracing::error!(error = %e, "could not list sessions to resume"),
+        }
+    });
     let state = AppState {
         throttle: Arc::new(LoginThrottle::new(config.login_window)),
+        ws: config.ws,
         config: Arc::new(config),
         store: store.clone(),
         metrics: telemetry::metrics_handle(),
+        games,
+        shutdown: shutdown.clone(),
     };
     let grace = state.config.shutdown_grace;
     let app = app::build(state);
-    let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
         let serve = axum::serve(
@@ -116,6 +146,10 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
                 Ok(())
             }
         };
+        // Actors stop on the same token; once they and the hub are gone, the journal writer
+        // drains what is queued and ends. Then the pool can close.
+        let _ = tokio::time::timeout(grace, journal_task).await;
+        let _ = heartbeat.await;
         store.close().await;
         tracing::info!("stopped");
         result
@@ -125,6 +159,26 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
         shutdown,
         task,
     })
+}
+
+/// Records every `interval` that this node is alive, until shutdown.
+async fn heartbeat(
+    store: versus_store::DynStore,
+    node_id: String,
+    interval: std::time::Duration,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = store.record_heartbeat(&node_id, now_ms()).await {
+                    tracing::warn!(error = %e, "heartbeat failed");
+                }
+            }
+            () = stop.cancelled() => break,
+        }
+    }
 }
 
 /// Runs until SIGINT or SIGTERM, then shuts down gracefully.

@@ -5,8 +5,12 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 use versus_store::DynStore;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::auth::LoginThrottle;
 use crate::config::Config;
+use crate::games::GameHub;
+use crate::ws::WsConfig;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,4 +18,8 @@ pub struct AppState {
     pub store: DynStore,
     pub throttle: Arc<LoginThrottle>,
     pub metrics: PrometheusHandle,
+    pub games: GameHub,
+    pub ws: WsConfig,
+    /// Cancelled when the server starts shutting down.
+    pub shutdown: CancellationToken,
 }

@@ -35,6 +35,9 @@ pub enum StoreError {
     EmailTaken,
     #[error("not found")]
     NotFound,
+    /// A uniqueness rule of the journal was broken (duplicate seq or client move id).
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("invalid database url: {0}")]
     InvalidUrl(String),
     #[error("migration failed: {0}")]
@@ -111,6 +114,29 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_token(&self, token_hash: &str, now_ms: i64) -> Result<bool>;
     /// Revokes every live token of a player; returns how many.
     async fn revoke_all_tokens(&self, player_id: Uuid, now_ms: i64) -> Result<u64>;
+
+    // --- games, sessions and the journal ---------------------------------------------------
+
+    /// Inserts a game and its first session (with seats and first events), in one transaction.
+    async fn create_game(&self, game: NewGame, first: NewSessionBundle) -> Result<()>;
+    async fn game(&self, id: Uuid) -> Result<Option<GameRecord>>;
+    async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>>;
+    /// The seats of a session, ordered by seat.
+    async fn seats(&self, session_id: Uuid) -> Result<Vec<SeatRecord>>;
+    /// The journal of a session after `after_seq`, ordered by seq.
+    async fn journal(&self, session_id: Uuid, after_seq: i64) -> Result<Vec<EventRecord>>;
+    /// Appends entries (of any sessions) in ONE transaction: all commit or none. This is the
+    /// group commit: the journal writer batches the appends of many games into one call.
+    /// A duplicate `(session_id, seq)` or `(session_id, player_id, client_move_id)` fails the
+    /// whole call with `Conflict`.
+    async fn append_journal(&self, entries: &[JournalEntry]) -> Result<()>;
+    /// A page of games with their current session, newest first.
+    async fn list_games(&self, query: &LobbyQuery) -> Result<Vec<LobbyEntry>>;
+    /// Sessions in state `in_progress` or `waiting` (resumed at start-up).
+    async fn live_sessions(&self) -> Result<Vec<SessionRecord>>;
+    /// Records that `node_id` was alive at `at_ms` (so downtime can be measured after a crash).
+    async fn record_heartbeat(&self, node_id: &str, at_ms: i64) -> Result<()>;
+    async fn last_heartbeat(&self, node_id: &str) -> Result<Option<i64>>;
 }
 
 /// A shared handle to whichever store the configuration chose.

@@ -28,4 +28,12 @@ pub(crate) async fn connect(opts: &ConnectOptions) -> Result<PgStore> {
     Ok(PgStore { pool })
 }
 
+impl PgStore {
+    /// Begins a transaction that writes (READ COMMITTED; the journal's append guard locks the
+    /// session rows it advances).
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
 impl_common_store!(PgStore, Postgres, Backend::Postgres);

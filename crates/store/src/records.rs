@@ -52,3 +52,180 @@ pub struct TokenRecord {
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
 }
+
+// --- games, sessions, seats and the journal ------------------------------------------------
+
+/// A game: what a player creates (kind, name, settings). Its play-throughs are sessions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GameRecord {
+    pub id: Uuid,
+    pub kind: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// The settings as JSON text (the server owns their shape).
+    pub settings: String,
+    /// `public` or `private`.
+    pub visibility: String,
+    pub rated: bool,
+    pub created_by: Uuid,
+    pub created_at_ms: i64,
+    /// The latest session (a rematch creates a new one).
+    pub current_session_id: Option<Uuid>,
+}
+
+/// What [`crate::Store::create_game`] inserts for the game row.
+#[derive(Debug, Clone)]
+pub struct NewGame {
+    pub id: Uuid,
+    pub kind: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub settings: String,
+    pub visibility: String,
+    pub rated: bool,
+    pub created_by: Uuid,
+    pub created_at_ms: i64,
+}
+
+/// One play-through of a game.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub game_id: Uuid,
+    /// 1 for the first session of a game, 2 for the first rematch, …
+    pub number: i64,
+    /// `waiting`, `in_progress`, `finished` or `aborted`.
+    pub state: String,
+    pub start_time_ms: Option<i64>,
+    pub end_time_ms: Option<i64>,
+    /// The result as JSON text, once finished or aborted.
+    pub result: Option<String>,
+    /// The sequence number of the last journal event (0 before the first).
+    pub last_seq: i64,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: Uuid,
+    pub game_id: Uuid,
+    pub number: i64,
+    pub state: String,
+    pub start_time_ms: Option<i64>,
+    pub created_at_ms: i64,
+}
+
+/// A player's place in a session (the seed's `PlayerGameSessions`), with the username joined in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeatRecord {
+    pub session_id: Uuid,
+    pub seat: i64,
+    pub player_id: Uuid,
+    pub username: String,
+    /// `win`, `loss`, `draw` or `aborted` once the session is over.
+    pub result: Option<String>,
+    pub score: Option<f64>,
+    pub joined_at_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSeat {
+    pub session_id: Uuid,
+    pub seat: i64,
+    pub player_id: Uuid,
+    pub joined_at_ms: i64,
+}
+
+/// A seat's final result, written when the session ends.
+#[derive(Debug, Clone)]
+pub struct SeatResult {
+    pub session_id: Uuid,
+    pub seat: i64,
+    pub result: String,
+    pub score: f64,
+}
+
+/// One event of a session's journal. `(session_id, seq)` is unique and gap-free from 1;
+/// `(session_id, player_id, client_move_id)` is unique when `client_move_id` is set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub session_id: Uuid,
+    pub seq: i64,
+    pub at_ms: i64,
+    /// e.g. `seat_taken`, `started`, `moved`, `ended` (the server owns the vocabulary).
+    pub event_type: String,
+    pub player_id: Option<Uuid>,
+    pub client_move_id: Option<String>,
+    /// The event body as JSON text.
+    pub payload: String,
+}
+
+/// The session row's new state, written with an event.
+#[derive(Debug, Clone)]
+pub struct SessionUpdate {
+    pub state: String,
+    /// Set when `Some` (never cleared).
+    pub start_time_ms: Option<i64>,
+    /// Set when `Some` (never cleared).
+    pub end_time_ms: Option<i64>,
+    /// Set when `Some` (never cleared).
+    pub result: Option<String>,
+}
+
+/// A new session with its seats and first events: a game's first session, or a rematch.
+/// Inserting it also makes it the game's `current_session_id`.
+#[derive(Debug, Clone)]
+pub struct NewSessionBundle {
+    pub session: NewSession,
+    pub seats: Vec<NewSeat>,
+    pub events: Vec<EventRecord>,
+}
+
+/// One append to the journal and everything that must commit with it, atomically.
+#[derive(Debug, Clone)]
+pub struct JournalEntry {
+    pub event: EventRecord,
+    /// Changes to the event's session row (its `last_seq` is always set to `event.seq`).
+    pub session: Option<SessionUpdate>,
+    /// A seat taken by this event.
+    pub seat: Option<NewSeat>,
+    /// Final per-seat results written by this event.
+    pub seat_results: Vec<SeatResult>,
+    /// A session created by this event (a rematch).
+    pub new_session: Option<NewSessionBundle>,
+}
+
+impl JournalEntry {
+    /// An entry that appends only the event.
+    pub fn event(event: EventRecord) -> Self {
+        JournalEntry {
+            event,
+            session: None,
+            seat: None,
+            seat_results: Vec::new(),
+            new_session: None,
+        }
+    }
+}
+
+/// A page of the lobby: games whose current session matches.
+#[derive(Debug, Clone, Default)]
+pub struct LobbyQuery {
+    /// Only games whose current session is in this state.
+    pub state: Option<String>,
+    pub kind: Option<String>,
+    /// Only public games unless set.
+    pub include_private: bool,
+    /// Only games with a seat held by this player.
+    pub player_id: Option<Uuid>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A lobby row: the game, its current session and that session's seats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LobbyEntry {
+    pub game: GameRecord,
+    pub session: SessionRecord,
+    pub seats: Vec<SeatRecord>,
+}

@@ -5,9 +5,14 @@
 //! so a statement is still type-checked per backend and exercised by the conformance suite on
 //! both; nothing goes through `sqlx::Any`.
 
+use std::fmt::Write as _;
+
 use uuid::Uuid;
 
-use crate::{PlayerRecord, StoreError, TokenRecord};
+use crate::{
+    EventRecord, GameRecord, LobbyQuery, NewSessionBundle, PlayerRecord, SeatRecord, SessionRecord,
+    StoreError, TokenRecord,
+};
 
 /// The player columns every player query selects (a macro so `concat!` can build `'static`
 /// statements: sqlx 0.9 accepts only audited, non-dynamic SQL).
@@ -73,6 +78,267 @@ impl TokenPlayerRow {
             player,
         ))
     }
+}
+
+/// The game columns, prefixed `g_` (the table is aliased `g`).
+macro_rules! game_columns {
+    () => {
+        "g.id AS g_id, g.kind AS g_kind, g.name AS g_name, g.description AS g_description, \
+         g.settings AS g_settings, g.visibility AS g_visibility, g.rated AS g_rated, \
+         g.created_by AS g_created_by, g.created_at AS g_created_at, \
+         g.current_session_id AS g_current_session_id"
+    };
+}
+pub(crate) use game_columns;
+
+/// The session columns, prefixed `s_` (the table is aliased `s`).
+macro_rules! session_columns {
+    () => {
+        "s.id AS s_id, s.game_id AS s_game_id, s.number AS s_number, s.state AS s_state, \
+         s.start_time AS s_start_time, s.end_time AS s_end_time, s.result AS s_result, \
+         s.last_seq AS s_last_seq, s.created_at AS s_created_at"
+    };
+}
+pub(crate) use session_columns;
+
+/// The seat columns (`player_game_sessions ps JOIN players p`).
+macro_rules! seat_columns {
+    () => {
+        "ps.game_session_id AS session_id, ps.seat, ps.player_id, p.username, ps.result, \
+         ps.score, ps.joined_at"
+    };
+}
+pub(crate) use seat_columns;
+
+/// The journal columns.
+macro_rules! event_columns {
+    () => {
+        "session_id, seq, at_ms, event_type, player_id, client_move_id, payload"
+    };
+}
+pub(crate) use event_columns;
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct GameRow {
+    g_id: String,
+    g_kind: String,
+    g_name: String,
+    g_description: Option<String>,
+    g_settings: String,
+    g_visibility: String,
+    g_rated: bool,
+    g_created_by: String,
+    g_created_at: i64,
+    g_current_session_id: Option<String>,
+}
+
+impl GameRow {
+    pub(crate) fn into_record(self) -> Result<GameRecord, StoreError> {
+        Ok(GameRecord {
+            id: parse_id(&self.g_id)?,
+            kind: self.g_kind,
+            name: self.g_name,
+            description: self.g_description,
+            settings: self.g_settings,
+            visibility: self.g_visibility,
+            rated: self.g_rated,
+            created_by: parse_id(&self.g_created_by)?,
+            created_at_ms: self.g_created_at,
+            current_session_id: self
+                .g_current_session_id
+                .as_deref()
+                .map(parse_id)
+                .transpose()?,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    s_id: String,
+    s_game_id: String,
+    s_number: i64,
+    s_state: String,
+    s_start_time: Option<i64>,
+    s_end_time: Option<i64>,
+    s_result: Option<String>,
+    s_last_seq: i64,
+    s_created_at: i64,
+}
+
+impl SessionRow {
+    pub(crate) fn into_record(self) -> Result<SessionRecord, StoreError> {
+        Ok(SessionRecord {
+            id: parse_id(&self.s_id)?,
+            game_id: parse_id(&self.s_game_id)?,
+            number: self.s_number,
+            state: self.s_state,
+            start_time_ms: self.s_start_time,
+            end_time_ms: self.s_end_time,
+            result: self.s_result,
+            last_seq: self.s_last_seq,
+            created_at_ms: self.s_created_at,
+        })
+    }
+}
+
+/// A lobby row: a game joined with its current session.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct GameSessionRow {
+    #[sqlx(flatten)]
+    game: GameRow,
+    #[sqlx(flatten)]
+    session: SessionRow,
+}
+
+impl GameSessionRow {
+    pub(crate) fn into_records(self) -> Result<(GameRecord, SessionRecord), StoreError> {
+        Ok((self.game.into_record()?, self.session.into_record()?))
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SeatRow {
+    session_id: String,
+    seat: i64,
+    player_id: String,
+    username: String,
+    result: Option<String>,
+    score: Option<f64>,
+    joined_at: i64,
+}
+
+impl SeatRow {
+    pub(crate) fn into_record(self) -> Result<SeatRecord, StoreError> {
+        Ok(SeatRecord {
+            session_id: parse_id(&self.session_id)?,
+            seat: self.seat,
+            player_id: parse_id(&self.player_id)?,
+            username: self.username,
+            result: self.result,
+            score: self.score,
+            joined_at_ms: self.joined_at,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct EventRow {
+    session_id: String,
+    seq: i64,
+    at_ms: i64,
+    event_type: String,
+    player_id: Option<String>,
+    client_move_id: Option<String>,
+    payload: String,
+}
+
+impl EventRow {
+    pub(crate) fn into_record(self) -> Result<EventRecord, StoreError> {
+        Ok(EventRecord {
+            session_id: parse_id(&self.session_id)?,
+            seq: self.seq,
+            at_ms: self.at_ms,
+            event_type: self.event_type,
+            player_id: self.player_id.as_deref().map(parse_id).transpose()?,
+            client_move_id: self.client_move_id,
+            payload: self.payload,
+        })
+    }
+}
+
+/// Checks a new session's bundle before anything is written: its seats and events belong to
+/// it, and its events are numbered 1, 2, … without gaps. Returns the session's `last_seq`.
+pub(crate) fn bundle_last_seq(bundle: &NewSessionBundle) -> Result<i64, StoreError> {
+    let id = bundle.session.id;
+    if let Some(seat) = bundle.seats.iter().find(|s| s.session_id != id) {
+        return Err(StoreError::Conflict(format!(
+            "new session {id}: seat {} names session {}",
+            seat.seat, seat.session_id
+        )));
+    }
+    let mut last_seq = 0;
+    for event in &bundle.events {
+        if event.session_id != id || event.seq != last_seq + 1 {
+            return Err(StoreError::Conflict(format!(
+                "new session {id}: expected event seq {} of this session, got seq {} of session {}",
+                last_seq + 1,
+                event.seq,
+                event.session_id
+            )));
+        }
+        last_seq = event.seq;
+    }
+    Ok(last_seq)
+}
+
+/// Maps a unique-constraint violation of the game tables or the journal to `Conflict`.
+pub(crate) fn map_conflict(err: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &err
+        && db.is_unique_violation()
+    {
+        return StoreError::Conflict(match db.constraint() {
+            Some(c) => format!("{c}: {}", db.message()),
+            None => db.message().to_owned(),
+        });
+    }
+    StoreError::Database(err)
+}
+
+/// The lobby page query for `q`. Only the filters in use appear, so each of the few shapes
+/// gets its own (index-friendly) plan; every value is a bound parameter, bound in this order:
+/// state, kind, player id, limit, offset (the absent ones skipped).
+pub(crate) fn lobby_sql(q: &LobbyQuery) -> String {
+    let mut sql = String::from(concat!(
+        "SELECT ",
+        game_columns!(),
+        ", ",
+        session_columns!(),
+        " FROM games g JOIN game_sessions s ON s.id = g.current_session_id WHERE TRUE"
+    ));
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        n
+    };
+    if !q.include_private {
+        sql.push_str(" AND g.visibility = 'public'");
+    }
+    if q.state.is_some() {
+        let _ = write!(sql, " AND s.state = ${}", next());
+    }
+    if q.kind.is_some() {
+        let _ = write!(sql, " AND g.kind = ${}", next());
+    }
+    if q.player_id.is_some() {
+        let _ = write!(
+            sql,
+            " AND EXISTS (SELECT 1 FROM player_game_sessions ps \
+             WHERE ps.game_session_id = s.id AND ps.player_id = ${})",
+            next()
+        );
+    }
+    let (limit, offset) = (next(), next());
+    let _ = write!(
+        sql,
+        " ORDER BY g.created_at DESC, g.id DESC LIMIT ${limit} OFFSET ${offset}"
+    );
+    sql
+}
+
+/// The seats of `n` sessions (bound as parameters `$1..$n`), ordered by session and seat.
+pub(crate) fn seats_of_sessions_sql(n: usize) -> String {
+    let mut sql = String::from(concat!(
+        "SELECT ",
+        seat_columns!(),
+        " FROM player_game_sessions ps JOIN players p ON p.id = ps.player_id \
+         WHERE ps.game_session_id IN ("
+    ));
+    for i in 1..=n {
+        let _ = write!(sql, "{}${i}", if i > 1 { ", " } else { "" });
+    }
+    sql.push_str(") ORDER BY ps.game_session_id, ps.seat");
+    sql
 }
 
 /// Expands to `impl Store for $store` (with `$store { pool: Pool<$db> }`), using the shared
@@ -265,6 +531,339 @@ macro_rules! impl_common_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected())
+            }
+
+            // --- games, sessions and the journal -----------------------------------------
+
+            async fn create_game(
+                &self,
+                game: $crate::NewGame,
+                first: $crate::NewSessionBundle,
+            ) -> $crate::Result<()> {
+                if first.session.game_id != game.id {
+                    return Err($crate::StoreError::Conflict(format!(
+                        "the first session of game {} names game {}",
+                        game.id, first.session.game_id
+                    )));
+                }
+                let last_seq = $crate::sql::bundle_last_seq(&first)?;
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO games (id, kind, name, description, settings, visibility, rated, \
+                     created_by, created_at, current_session_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(game.id.to_string())
+                .bind(&game.kind)
+                .bind(&game.name)
+                .bind(&game.description)
+                .bind(&game.settings)
+                .bind(&game.visibility)
+                .bind(game.rated)
+                .bind(game.created_by.to_string())
+                .bind(game.created_at_ms)
+                .bind(first.session.id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::sql::map_conflict)?;
+                Self::insert_session_rows(&mut tx, &first, last_seq).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn game(&self, id: uuid::Uuid) -> $crate::Result<Option<$crate::GameRecord>> {
+                let sql = concat!("SELECT ", $crate::sql::game_columns!(), " FROM games g WHERE g.id = $1");
+                sqlx::query_as::<_, $crate::sql::GameRow>(sql)
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map($crate::sql::GameRow::into_record)
+                    .transpose()
+            }
+
+            async fn session(&self, id: uuid::Uuid) -> $crate::Result<Option<$crate::SessionRecord>> {
+                let sql = concat!("SELECT ", $crate::sql::session_columns!(), " FROM game_sessions s WHERE s.id = $1");
+                sqlx::query_as::<_, $crate::sql::SessionRow>(sql)
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map($crate::sql::SessionRow::into_record)
+                    .transpose()
+            }
+
+            async fn seats(&self, session_id: uuid::Uuid) -> $crate::Result<Vec<$crate::SeatRecord>> {
+                let sql = concat!(
+                    "SELECT ", $crate::sql::seat_columns!(),
+                    " FROM player_game_sessions ps JOIN players p ON p.id = ps.player_id \
+                     WHERE ps.game_session_id = $1 ORDER BY ps.seat"
+                );
+                sqlx::query_as::<_, $crate::sql::SeatRow>(sql)
+                    .bind(session_id.to_string())
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map($crate::sql::SeatRow::into_record)
+                    .collect()
+            }
+
+            async fn journal(
+                &self,
+                session_id: uuid::Uuid,
+                after_seq: i64,
+            ) -> $crate::Result<Vec<$crate::EventRecord>> {
+                let sql = concat!(
+                    "SELECT ", $crate::sql::event_columns!(),
+                    " FROM journal_events WHERE session_id = $1 AND seq > $2 ORDER BY seq"
+                );
+                sqlx::query_as::<_, $crate::sql::EventRow>(sql)
+                    .bind(session_id.to_string())
+                    .bind(after_seq)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map($crate::sql::EventRow::into_record)
+                    .collect()
+            }
+
+            async fn append_journal(&self, entries: &[$crate::JournalEntry]) -> $crate::Result<()> {
+                if entries.is_empty() {
+                    return Ok(());
+                }
+                // Check the rematch bundles before taking the write lock.
+                let bundle_seqs = entries
+                    .iter()
+                    .map(|e| e.new_session.as_ref().map($crate::sql::bundle_last_seq).transpose())
+                    .collect::<$crate::Result<Vec<_>>>()?;
+                let mut tx = self.begin_write().await?;
+                for (entry, bundle_seq) in entries.iter().zip(bundle_seqs) {
+                    let event = &entry.event;
+                    let session_id = event.session_id.to_string();
+                    let update = entry.session.as_ref();
+                    // The append guard: the session advances only from seq - 1 to seq, which
+                    // keeps the journal gap-free and refuses a stale or duplicate append.
+                    let advanced = sqlx::query(
+                        "UPDATE game_sessions SET last_seq = $2, \
+                         state = COALESCE($3, state), \
+                         start_time = COALESCE($4, start_time), \
+                         end_time = COALESCE($5, end_time), \
+                         result = COALESCE($6, result) \
+                         WHERE id = $1 AND last_seq = $7",
+                    )
+                    .bind(&session_id)
+                    .bind(event.seq)
+                    .bind(update.map(|u| u.state.as_str()))
+                    .bind(update.and_then(|u| u.start_time_ms))
+                    .bind(update.and_then(|u| u.end_time_ms))
+                    .bind(update.and_then(|u| u.result.as_deref()))
+                    .bind(event.seq.saturating_sub(1))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::sql::map_conflict)?;
+                    if advanced.rows_affected() == 0 {
+                        // The failure path only: say why.
+                        let last: Option<i64> =
+                            sqlx::query_scalar("SELECT last_seq FROM game_sessions WHERE id = $1")
+                                .bind(&session_id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        return Err(match last {
+                            None => $crate::StoreError::NotFound,
+                            Some(last) => $crate::StoreError::Conflict(format!(
+                                "session {session_id}: event seq {} does not follow last seq {last}",
+                                event.seq
+                            )),
+                        });
+                    }
+                    Self::insert_event(&mut tx, event).await?;
+                    if let Some(seat) = &entry.seat {
+                        Self::insert_seat(&mut tx, seat).await?;
+                    }
+                    for r in &entry.seat_results {
+                        let done = sqlx::query(
+                            "UPDATE player_game_sessions SET result = $3, score = $4 \
+                             WHERE game_session_id = $1 AND seat = $2",
+                        )
+                        .bind(r.session_id.to_string())
+                        .bind(r.seat)
+                        .bind(&r.result)
+                        .bind(r.score)
+                        .execute(&mut *tx)
+                        .await?;
+                        if done.rows_affected() == 0 {
+                            return Err($crate::StoreError::NotFound);
+                        }
+                    }
+                    if let (Some(bundle), Some(last_seq)) = (&entry.new_session, bundle_seq) {
+                        Self::insert_session_rows(&mut tx, bundle, last_seq).await?;
+                        let done = sqlx::query("UPDATE games SET current_session_id = $2 WHERE id = $1")
+                            .bind(bundle.session.game_id.to_string())
+                            .bind(bundle.session.id.to_string())
+                            .execute(&mut *tx)
+                            .await?;
+                        if done.rows_affected() == 0 {
+                            return Err($crate::StoreError::NotFound);
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_games(&self, query: &$crate::LobbyQuery) -> $crate::Result<Vec<$crate::LobbyEntry>> {
+                let limit = query.limit.max(0);
+                if limit == 0 {
+                    return Ok(Vec::new());
+                }
+                // Built only from fixed fragments and placeholder numbers; values are bound.
+                let sql = $crate::sql::lobby_sql(query);
+                let mut page = sqlx::query_as::<_, $crate::sql::GameSessionRow>(sqlx::AssertSqlSafe(sql));
+                if let Some(state) = &query.state {
+                    page = page.bind(state.as_str());
+                }
+                if let Some(kind) = &query.kind {
+                    page = page.bind(kind.as_str());
+                }
+                if let Some(player) = query.player_id {
+                    page = page.bind(player.to_string());
+                }
+                let rows = page
+                    .bind(limit)
+                    .bind(query.offset.max(0))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map($crate::sql::GameSessionRow::into_records)
+                    .collect::<$crate::Result<Vec<_>>>()?;
+                if rows.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // One more query for the page's seats. Its shape varies with the page size, so
+                // it is not kept as a prepared statement (it would crowd the hot ones out).
+                let sql = $crate::sql::seats_of_sessions_sql(rows.len());
+                let mut seats_query = sqlx::query_as::<_, $crate::sql::SeatRow>(sqlx::AssertSqlSafe(sql))
+                    .persistent(false);
+                for (_, session) in &rows {
+                    seats_query = seats_query.bind(session.id.to_string());
+                }
+                let mut seats: std::collections::HashMap<uuid::Uuid, Vec<$crate::SeatRecord>> =
+                    std::collections::HashMap::with_capacity(rows.len());
+                for row in seats_query.fetch_all(&self.pool).await? {
+                    let seat = row.into_record()?;
+                    seats.entry(seat.session_id).or_default().push(seat);
+                }
+                Ok(rows
+                    .into_iter()
+                    .map(|(game, session)| $crate::LobbyEntry {
+                        seats: seats.remove(&session.id).unwrap_or_default(),
+                        game,
+                        session,
+                    })
+                    .collect())
+            }
+
+            async fn live_sessions(&self) -> $crate::Result<Vec<$crate::SessionRecord>> {
+                let sql = concat!(
+                    "SELECT ", $crate::sql::session_columns!(),
+                    " FROM game_sessions s WHERE s.state IN ('waiting', 'in_progress') \
+                     ORDER BY s.created_at, s.id"
+                );
+                sqlx::query_as::<_, $crate::sql::SessionRow>(sql)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map($crate::sql::SessionRow::into_record)
+                    .collect()
+            }
+
+            async fn record_heartbeat(&self, node_id: &str, at_ms: i64) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO node_heartbeats (node_id, at_ms) VALUES ($1, $2) \
+                     ON CONFLICT (node_id) DO UPDATE SET at_ms = excluded.at_ms",
+                )
+                .bind(node_id)
+                .bind(at_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn last_heartbeat(&self, node_id: &str) -> $crate::Result<Option<i64>> {
+                Ok(sqlx::query_scalar("SELECT at_ms FROM node_heartbeats WHERE node_id = $1")
+                    .bind(node_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+        }
+
+        impl $store {
+            /// Inserts a new session (with `last_seq` already checked), its seats and events.
+            async fn insert_session_rows(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                bundle: &$crate::NewSessionBundle,
+                last_seq: i64,
+            ) -> $crate::Result<()> {
+                let s = &bundle.session;
+                sqlx::query(
+                    "INSERT INTO game_sessions (id, game_id, number, state, start_time, last_seq, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(s.id.to_string())
+                .bind(s.game_id.to_string())
+                .bind(s.number)
+                .bind(&s.state)
+                .bind(s.start_time_ms)
+                .bind(last_seq)
+                .bind(s.created_at_ms)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::sql::map_conflict)?;
+                for seat in &bundle.seats {
+                    Self::insert_seat(tx, seat).await?;
+                }
+                for event in &bundle.events {
+                    Self::insert_event(tx, event).await?;
+                }
+                Ok(())
+            }
+
+            async fn insert_seat(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                seat: &$crate::NewSeat,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO player_game_sessions (id, player_id, game_session_id, seat, joined_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(seat.player_id.to_string())
+                .bind(seat.session_id.to_string())
+                .bind(seat.seat)
+                .bind(seat.joined_at_ms)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::sql::map_conflict)?;
+                Ok(())
+            }
+
+            async fn insert_event(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                event: &$crate::EventRecord,
+            ) -> $crate::Result<()> {
+                sqlx::query(concat!(
+                    "INSERT INTO journal_events (", $crate::sql::event_columns!(), ") \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                ))
+                .bind(event.session_id.to_string())
+                .bind(event.seq)
+                .bind(event.at_ms)
+                .bind(&event.event_type)
+                .bind(event.player_id.map(|p| p.to_string()))
+                .bind(&event.client_move_id)
+                .bind(&event.payload)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::sql::map_conflict)?;
+                Ok(())
             }
         }
     };

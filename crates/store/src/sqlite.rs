@@ -42,4 +42,13 @@ pub(crate) async fn connect(opts: &ConnectOptions) -> Result<SqliteStore> {
     Ok(SqliteStore { pool })
 }
 
+impl SqliteStore {
+    /// Begins a transaction that writes: `BEGIN IMMEDIATE` takes SQLite's write lock up front
+    /// (waiting up to `busy_timeout`), so the transaction can never fail later trying to
+    /// upgrade a read snapshot that another writer has made stale.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
 impl_common_store!(SqliteStore, Sqlite, Backend::Sqlite);

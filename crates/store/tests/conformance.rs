@@ -4,7 +4,9 @@
 use uuid::Uuid;
 use versus_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_server_url};
 use versus_store::{
-    ConnectOptions, DynStore, NewPlayer, NewToken, ProfileUpdate, StoreError, connect,
+    ConnectOptions, DynStore, EventRecord, JournalEntry, LobbyQuery, NewGame, NewPlayer, NewSeat,
+    NewSession, NewSessionBundle, NewToken, ProfileUpdate, SeatResult, SessionUpdate, StoreError,
+    connect,
 };
 
 /// A store plus whatever keeps its database alive for the test's duration.
@@ -66,6 +68,21 @@ conformance!(
     revoking_all_tokens_revokes_every_live_token_of_that_player_only,
     changing_the_password_revokes_every_other_token,
     guests_have_no_email_and_no_password,
+    a_game_is_created_with_its_first_session_seats_and_journal,
+    appends_carry_a_session_from_waiting_to_finished,
+    a_seq_gap_or_duplicate_fails_the_whole_batch,
+    client_move_ids_are_unique_per_player_within_a_session,
+    a_rematch_becomes_the_current_session,
+    a_malformed_session_bundle_is_refused,
+    appending_to_an_unknown_session_is_not_found,
+    the_lobby_filters_by_state_kind_visibility_and_player,
+    the_lobby_is_newest_first_and_paged,
+    live_sessions_are_the_waiting_and_in_progress_ones,
+    heartbeats_are_upserted,
+    a_batch_across_sessions_commits_every_entry,
+    a_large_batch_commits_in_one_call,
+    concurrent_appends_of_one_seq_admit_exactly_one,
+    concurrent_appends_to_different_sessions_all_commit,
 );
 
 fn new_player(username: &str, email: &str) -> NewPlayer {
@@ -254,4 +271,917 @@ async fn guests_have_no_email_and_no_password(store: DynStore) {
     assert!(found.guest);
     assert_eq!(found.email, None);
     assert_eq!(found.password_hash, None);
+}
+
+// --- games, sessions and the journal -----------------------------------------------------
+
+const T0: i64 = 1_700_000_000_000;
+
+async fn player(store: &DynStore, username: &str) -> Uuid {
+    let mut p = new_player(username, &format!("{username}@example.com"));
+    p.email = None;
+    store.create_player(p).await.unwrap().id
+}
+
+fn new_game(created_by: Uuid, kind: &str, visibility: &str, created_at_ms: i64) -> NewGame {
+    NewGame {
+        id: Uuid::now_v7(),
+        kind: kind.into(),
+        name: format!("{kind} game"),
+        description: Some("a friendly one".into()),
+        settings: r#"{"seats":2}"#.into(),
+        visibility: visibility.into(),
+        rated: false,
+        created_by,
+        created_at_ms,
+    }
+}
+
+fn event(session_id: Uuid, seq: i64, event_type: &str) -> EventRecord {
+    EventRecord {
+        session_id,
+        seq,
+        at_ms: T0 + seq,
+        event_type: event_type.into(),
+        player_id: None,
+        client_move_id: None,
+        payload: format!(r#"{{"seq":{seq}}}"#),
+    }
+}
+
+fn move_event(session_id: Uuid, seq: i64, player: Uuid, client_move_id: &str) -> EventRecord {
+    EventRecord {
+        player_id: Some(player),
+        client_move_id: Some(client_move_id.into()),
+        ..event(session_id, seq, "moved")
+    }
+}
+
+fn seat(session_id: Uuid, seat: i64, player_id: Uuid) -> NewSeat {
+    NewSeat {
+        session_id,
+        seat,
+        player_id,
+        joined_at_ms: T0 + seat,
+    }
+}
+
+/// A session of `game_id` in `state`, holding `players` in seats 0, 1, … with a `created`
+/// event and one `seat_taken` event per seat.
+fn bundle(game_id: Uuid, number: i64, state: &str, players: &[Uuid]) -> NewSessionBundle {
+    let id = Uuid::now_v7();
+    let mut events = vec![event(id, 1, "created")];
+    for (i, _) in players.iter().enumerate() {
+        events.push(event(id, i as i64 + 2, "seat_taken"));
+    }
+    NewSessionBundle {
+        session: NewSession {
+            id,
+            game_id,
+            number,
+            state: state.into(),
+            start_time_ms: (state != "waiting").then_some(T0),
+            created_at_ms: T0 + number,
+        },
+        seats: players
+            .iter()
+            .enumerate()
+            .map(|(i, p)| seat(id, i as i64, *p))
+            .collect(),
+        events,
+    }
+}
+
+/// Creates a game whose first session is in `state` with `players` seated; returns the game
+/// id and the session id.
+async fn game_with(
+    store: &DynStore,
+    creator: Uuid,
+    kind: &str,
+    visibility: &str,
+    created_at_ms: i64,
+    state: &str,
+    players: &[Uuid],
+) -> (Uuid, Uuid) {
+    let game = new_game(creator, kind, visibility, created_at_ms);
+    let first = bundle(game.id, 1, state, players);
+    let ids = (game.id, first.session.id);
+    store.create_game(game, first).await.unwrap();
+    ids
+}
+
+fn is_conflict<T: std::fmt::Debug>(r: &Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::Conflict(_)))
+}
+
+async fn a_game_is_created_with_its_first_session_seats_and_journal(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    let mut game = new_game(alice, "chess", "private", T0);
+    game.rated = true;
+    let first = bundle(game.id, 1, "waiting", &[bob, alice]);
+    let (game_id, session_id) = (game.id, first.session.id);
+    store
+        .create_game(game.clone(), first.clone())
+        .await
+        .unwrap();
+
+    let g = store.game(game_id).await.unwrap().unwrap();
+    assert_eq!(g.id, game_id);
+    assert_eq!(g.kind, "chess");
+    assert_eq!(g.name, game.name);
+    assert_eq!(g.description, game.description);
+    assert_eq!(g.settings, game.settings);
+    assert_eq!(g.visibility, "private");
+    assert!(g.rated);
+    assert_eq!(g.created_by, alice);
+    assert_eq!(g.created_at_ms, T0);
+    assert_eq!(g.current_session_id, Some(session_id));
+
+    let s = store.session(session_id).await.unwrap().unwrap();
+    assert_eq!(s.game_id, game_id);
+    assert_eq!(s.number, 1);
+    assert_eq!(s.state, "waiting");
+    assert_eq!(
+        (s.start_time_ms, s.end_time_ms, s.result),
+        (None, None, None)
+    );
+    assert_eq!(s.last_seq, 3, "last_seq is the last event of the bundle");
+    assert_eq!(s.created_at_ms, T0 + 1);
+
+    let seats = store.seats(session_id).await.unwrap();
+    assert_eq!(seats.len(), 2);
+    assert_eq!((seats[0].seat, seats[0].player_id), (0, bob));
+    assert_eq!(seats[0].username, "bob");
+    assert_eq!((seats[1].seat, seats[1].player_id), (1, alice));
+    assert_eq!(seats[1].username, "alice");
+    assert_eq!(seats[1].joined_at_ms, T0 + 1);
+    assert_eq!((seats[1].result.clone(), seats[1].score), (None, None));
+
+    assert_eq!(store.journal(session_id, 0).await.unwrap(), first.events);
+    assert_eq!(
+        store.journal(session_id, 2).await.unwrap(),
+        first.events[2..]
+    );
+    assert!(store.journal(session_id, 3).await.unwrap().is_empty());
+
+    assert!(store.game(Uuid::now_v7()).await.unwrap().is_none());
+    assert!(store.session(Uuid::now_v7()).await.unwrap().is_none());
+    assert!(store.seats(Uuid::now_v7()).await.unwrap().is_empty());
+
+    // The same game id again is a conflict and leaves the first game alone.
+    let again = store
+        .create_game(game.clone(), bundle(game.id, 1, "waiting", &[]))
+        .await;
+    assert!(is_conflict(&again), "{again:?}");
+    assert_eq!(store.game(game_id).await.unwrap().unwrap(), g);
+
+    // A game without events starts at last_seq 0.
+    let empty = new_game(alice, "tictactoe", "public", T0);
+    let mut b = bundle(empty.id, 1, "waiting", &[]);
+    b.events.clear();
+    let sid = b.session.id;
+    store.create_game(empty, b).await.unwrap();
+    assert_eq!(store.session(sid).await.unwrap().unwrap().last_seq, 0);
+}
+
+async fn appends_carry_a_session_from_waiting_to_finished(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    let (_, sid) = game_with(
+        &store,
+        alice,
+        "tictactoe",
+        "public",
+        T0,
+        "waiting",
+        &[alice],
+    )
+    .await;
+
+    // Bob sits down and the game starts, in one batch of two entries.
+    store
+        .append_journal(&[
+            JournalEntry {
+                seat: Some(seat(sid, 1, bob)),
+                ..JournalEntry::event(event(sid, 3, "seat_taken"))
+            },
+            JournalEntry {
+                session: Some(SessionUpdate {
+                    state: "in_progress".into(),
+                    start_time_ms: Some(T0 + 100),
+                    end_time_ms: None,
+                    result: None,
+                }),
+                ..JournalEntry::event(event(sid, 4, "started"))
+            },
+        ])
+        .await
+        .unwrap();
+    let s = store.session(sid).await.unwrap().unwrap();
+    assert_eq!(s.state, "in_progress");
+    assert_eq!(s.start_time_ms, Some(T0 + 100));
+    assert_eq!(s.last_seq, 4);
+    let seats = store.seats(sid).await.unwrap();
+    assert_eq!(
+        seats
+            .iter()
+            .map(|s| (s.seat, s.player_id))
+            .collect::<Vec<_>>(),
+        [(0, alice), (1, bob)]
+    );
+
+    // A move (no session change), then the end.
+    store
+        .append_journal(&[JournalEntry::event(move_event(sid, 5, alice, "m-1"))])
+        .await
+        .unwrap();
+    store
+        .append_journal(&[JournalEntry {
+            session: Some(SessionUpdate {
+                state: "finished".into(),
+                start_time_ms: None,
+                end_time_ms: Some(T0 + 900),
+                result: Some(r#"{"winner":0}"#.into()),
+            }),
+            seat_results: vec![
+                SeatResult {
+                    session_id: sid,
+                    seat: 0,
+                    result: "win".into(),
+                    score: 1.0,
+                },
+                SeatResult {
+                    session_id: sid,
+                    seat: 1,
+                    result: "loss".into(),
+                    score: 0.0,
+                },
+            ],
+            ..JournalEntry::event(event(sid, 6, "ended"))
+        }])
+        .await
+        .unwrap();
+
+    let s = store.session(sid).await.unwrap().unwrap();
+    assert_eq!(s.state, "finished");
+    assert_eq!(
+        s.start_time_ms,
+        Some(T0 + 100),
+        "a None start time keeps the old one"
+    );
+    assert_eq!(s.end_time_ms, Some(T0 + 900));
+    assert_eq!(s.result.as_deref(), Some(r#"{"winner":0}"#));
+    assert_eq!(s.last_seq, 6);
+    let seats = store.seats(sid).await.unwrap();
+    assert_eq!(
+        seats
+            .iter()
+            .map(|s| (s.result.as_deref(), s.score))
+            .collect::<Vec<_>>(),
+        [(Some("win"), Some(1.0)), (Some("loss"), Some(0.0))]
+    );
+    let journal = store.journal(sid, 0).await.unwrap();
+    assert_eq!(
+        journal.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5, 6]
+    );
+    assert_eq!(
+        journal
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "created",
+            "seat_taken",
+            "seat_taken",
+            "started",
+            "moved",
+            "ended"
+        ]
+    );
+    assert_eq!(journal[4], move_event(sid, 5, alice, "m-1"));
+
+    // A later update with only a state never clears the times or the result.
+    store
+        .append_journal(&[JournalEntry {
+            session: Some(SessionUpdate {
+                state: "finished".into(),
+                start_time_ms: None,
+                end_time_ms: None,
+                result: None,
+            }),
+            ..JournalEntry::event(event(sid, 7, "chat"))
+        }])
+        .await
+        .unwrap();
+    let after = store.session(sid).await.unwrap().unwrap();
+    assert_eq!(
+        (after.start_time_ms, after.end_time_ms),
+        (s.start_time_ms, s.end_time_ms)
+    );
+    assert_eq!(after.result, s.result);
+    assert_eq!(after.last_seq, 7);
+}
+
+async fn a_seq_gap_or_duplicate_fails_the_whole_batch(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    let (game_id, a) =
+        game_with(&store, alice, "connect4", "public", T0, "waiting", &[alice]).await;
+    let (_, b) = game_with(&store, bob, "connect4", "public", T0, "in_progress", &[bob]).await;
+    let rematch = bundle(game_id, 2, "waiting", &[alice]);
+
+    let before_a = store.session(a).await.unwrap().unwrap();
+    let before_b = store.session(b).await.unwrap().unwrap();
+    let untouched = async |store: &DynStore| {
+        assert_eq!(store.session(a).await.unwrap().unwrap(), before_a);
+        assert_eq!(store.session(b).await.unwrap().unwrap(), before_b);
+        assert_eq!(store.journal(a, 0).await.unwrap().len(), 2);
+        assert_eq!(store.journal(b, 0).await.unwrap().len(), 2);
+        assert_eq!(store.seats(a).await.unwrap().len(), 1);
+        let g = store.game(game_id).await.unwrap().unwrap();
+        assert_eq!(g.current_session_id, Some(a));
+        assert!(store.session(rematch.session.id).await.unwrap().is_none());
+    };
+
+    // Two good entries (one seats bob, one makes a rematch) and a third with a gap.
+    let good = [
+        JournalEntry {
+            seat: Some(seat(a, 1, bob)),
+            session: Some(SessionUpdate {
+                state: "in_progress".into(),
+                start_time_ms: Some(T0),
+                end_time_ms: None,
+                result: None,
+            }),
+            ..JournalEntry::event(event(a, 3, "seat_taken"))
+        },
+        JournalEntry {
+            new_session: Some(rematch.clone()),
+            ..JournalEntry::event(event(b, 3, "moved"))
+        },
+    ];
+    for bad in [
+        event(b, 5, "moved"), // a gap: b is at 3 after the second entry
+        event(b, 3, "moved"), // a duplicate of the second entry
+        event(a, 2, "moved"), // a duplicate of a committed event
+        event(a, 0, "moved"), // not a valid seq at all
+    ] {
+        let mut batch = good.to_vec();
+        batch.push(JournalEntry::event(bad.clone()));
+        let r = store.append_journal(&batch).await;
+        assert!(is_conflict(&r), "{bad:?}: {r:?}");
+        untouched(&store).await;
+    }
+
+    // A gap in a single-entry batch, too.
+    let r = store
+        .append_journal(&[JournalEntry::event(event(a, 4, "moved"))])
+        .await;
+    assert!(is_conflict(&r), "{r:?}");
+    untouched(&store).await;
+
+    // The good entries alone commit.
+    store.append_journal(&good).await.unwrap();
+    assert_eq!(store.session(a).await.unwrap().unwrap().last_seq, 3);
+    assert_eq!(store.session(b).await.unwrap().unwrap().last_seq, 3);
+}
+
+async fn client_move_ids_are_unique_per_player_within_a_session(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    let (_, sid) = game_with(
+        &store,
+        alice,
+        "chess",
+        "public",
+        T0,
+        "in_progress",
+        &[alice, bob],
+    )
+    .await;
+    let (_, other) = game_with(
+        &store,
+        alice,
+        "chess",
+        "public",
+        T0,
+        "in_progress",
+        &[alice, bob],
+    )
+    .await;
+    store
+        .append_journal(&[JournalEntry::event(move_event(sid, 4, alice, "m-1"))])
+        .await
+        .unwrap();
+
+    // The same id from the same player in the same session: refused, whole batch.
+    let r = store
+        .append_journal(&[
+            JournalEntry::event(move_event(sid, 5, bob, "b-1")),
+            JournalEntry::event(move_event(sid, 6, alice, "m-1")),
+        ])
+        .await;
+    assert!(is_conflict(&r), "{r:?}");
+    assert_eq!(store.session(sid).await.unwrap().unwrap().last_seq, 4);
+    assert_eq!(store.journal(sid, 4).await.unwrap(), []);
+
+    // The same id from a different player, or in another session, is fine; so are events
+    // without a client move id.
+    store
+        .append_journal(&[
+            JournalEntry::event(move_event(sid, 5, bob, "m-1")),
+            JournalEntry::event(move_event(other, 4, alice, "m-1")),
+            JournalEntry::event(event(sid, 6, "clock")),
+            JournalEntry::event(event(sid, 7, "clock")),
+        ])
+        .await
+        .unwrap();
+    let journal = store.journal(sid, 3).await.unwrap();
+    assert_eq!(
+        journal
+            .iter()
+            .map(|e| (e.seq, e.player_id))
+            .collect::<Vec<_>>(),
+        [(4, Some(alice)), (5, Some(bob)), (6, None), (7, None)]
+    );
+}
+
+async fn a_rematch_becomes_the_current_session(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    let (game_id, first) = game_with(
+        &store,
+        alice,
+        "tictactoe",
+        "public",
+        T0,
+        "in_progress",
+        &[alice, bob],
+    )
+    .await;
+    let rematch = bundle(game_id, 2, "waiting", &[bob, alice]);
+    let second = rematch.session.id;
+    store
+        .append_journal(&[
+            JournalEntry {
+                session: Some(SessionUpdate {
+                    state: "finished".into(),
+                    start_time_ms: None,
+                    end_time_ms: Some(T0 + 50),
+                    result: Some(r#"{"draw":true}"#.into()),
+                }),
+                ..JournalEntry::event(event(first, 4, "ended"))
+            },
+            JournalEntry {
+                new_session: Some(rematch.clone()),
+                ..JournalEntry::event(event(first, 5, "rematch"))
+            },
+            // The new session's own events may follow in the same batch.
+            JournalEntry::event(event(second, 4, "chat")),
+        ])
+        .await
+        .unwrap();
+
+    let g = store.game(game_id).await.unwrap().unwrap();
+    assert_eq!(g.current_session_id, Some(second));
+    let s = store.session(second).await.unwrap().unwrap();
+    assert_eq!((s.number, s.state.as_str(), s.last_seq), (2, "waiting", 4));
+    assert_eq!(store.journal(second, 0).await.unwrap().len(), 4);
+    assert_eq!(store.seats(second).await.unwrap()[0].player_id, bob);
+    assert_eq!(
+        store.session(first).await.unwrap().unwrap().state,
+        "finished"
+    );
+
+    let lobby = store
+        .list_games(&LobbyQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(lobby.len(), 1, "one game, shown with its current session");
+    assert_eq!(lobby[0].game, g);
+    assert_eq!(lobby[0].session, s);
+    assert_eq!(lobby[0].seats, store.seats(second).await.unwrap());
+
+    // A second session with an existing number is a conflict.
+    let dup = bundle(game_id, 2, "waiting", &[]);
+    let r = store
+        .append_journal(&[JournalEntry {
+            new_session: Some(dup),
+            ..JournalEntry::event(event(second, 5, "rematch"))
+        }])
+        .await;
+    assert!(is_conflict(&r), "{r:?}");
+    assert_eq!(store.session(second).await.unwrap().unwrap().last_seq, 4);
+}
+
+async fn a_malformed_session_bundle_is_refused(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    // Events of a new session must be numbered 1, 2, … without gaps.
+    let game = new_game(alice, "chess", "public", T0);
+    let mut first = bundle(game.id, 1, "waiting", &[alice]);
+    first.events.remove(0);
+    let r = store.create_game(game.clone(), first).await;
+    assert!(is_conflict(&r), "{r:?}");
+    // The first session must belong to the game.
+    let first = bundle(Uuid::now_v7(), 1, "waiting", &[alice]);
+    let r = store.create_game(game.clone(), first).await;
+    assert!(is_conflict(&r), "{r:?}");
+    // Two seats for one player.
+    let mut first = bundle(game.id, 1, "waiting", &[alice, alice]);
+    first.seats[1].seat = 1;
+    let r = store.create_game(game.clone(), first).await;
+    assert!(is_conflict(&r), "{r:?}");
+    assert!(
+        store.game(game.id).await.unwrap().is_none(),
+        "nothing was written"
+    );
+}
+
+async fn appending_to_an_unknown_session_is_not_found(store: DynStore) {
+    let r = store
+        .append_journal(&[JournalEntry::event(event(Uuid::now_v7(), 1, "moved"))])
+        .await;
+    assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
+    store
+        .append_journal(&[])
+        .await
+        .expect("an empty batch is a no-op");
+}
+
+async fn the_lobby_filters_by_state_kind_visibility_and_player(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    let carol = player(&store, "carol").await;
+    let (g1, _) = game_with(
+        &store,
+        alice,
+        "chess",
+        "public",
+        T0 + 1,
+        "waiting",
+        &[alice],
+    )
+    .await;
+    let (g2, _) = game_with(
+        &store,
+        bob,
+        "chess",
+        "public",
+        T0 + 2,
+        "in_progress",
+        &[bob, carol],
+    )
+    .await;
+    let (g3, _) = game_with(
+        &store,
+        alice,
+        "connect4",
+        "private",
+        T0 + 3,
+        "waiting",
+        &[alice],
+    )
+    .await;
+    let (g4, _) = game_with(
+        &store,
+        carol,
+        "tictactoe",
+        "public",
+        T0 + 4,
+        "finished",
+        &[carol, alice],
+    )
+    .await;
+
+    let ids = async |q: LobbyQuery| {
+        let page = store
+            .list_games(&LobbyQuery { limit: 50, ..q })
+            .await
+            .unwrap();
+        for e in &page {
+            assert_eq!(e.game.current_session_id, Some(e.session.id));
+            assert_eq!(e.seats, store.seats(e.session.id).await.unwrap());
+        }
+        page.into_iter().map(|e| e.game.id).collect::<Vec<_>>()
+    };
+    let q = LobbyQuery::default;
+    assert_eq!(ids(q()).await, [g4, g2, g1], "private games are hidden");
+    assert_eq!(
+        ids(LobbyQuery {
+            include_private: true,
+            ..q()
+        })
+        .await,
+        [g4, g3, g2, g1]
+    );
+    assert_eq!(
+        ids(LobbyQuery {
+            state: Some("waiting".into()),
+            ..q()
+        })
+        .await,
+        [g1]
+    );
+    assert_eq!(
+        ids(LobbyQuery {
+            state: Some("waiting".into()),
+            include_private: true,
+            ..q()
+        })
+        .await,
+        [g3, g1]
+    );
+    assert_eq!(
+        ids(LobbyQuery {
+            kind: Some("chess".into()),
+            ..q()
+        })
+        .await,
+        [g2, g1]
+    );
+    assert_eq!(
+        ids(LobbyQuery {
+            player_id: Some(alice),
+            include_private: true,
+            ..q()
+        })
+        .await,
+        [g4, g3, g1]
+    );
+    assert_eq!(
+        ids(LobbyQuery {
+            player_id: Some(carol),
+            state: Some("in_progress".into()),
+            kind: Some("chess".into()),
+            ..q()
+        })
+        .await,
+        [g2]
+    );
+    assert_eq!(
+        ids(LobbyQuery {
+            kind: Some("go".into()),
+            ..q()
+        })
+        .await,
+        [] as [Uuid; 0]
+    );
+    let g2_entry = store
+        .list_games(&LobbyQuery {
+            player_id: Some(bob),
+            limit: 5,
+            ..q()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        g2_entry[0]
+            .seats
+            .iter()
+            .map(|s| s.username.as_str())
+            .collect::<Vec<_>>(),
+        ["bob", "carol"]
+    );
+}
+
+async fn the_lobby_is_newest_first_and_paged(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let mut games = Vec::new();
+    for i in 0..7 {
+        // Two games share each creation time: ties are broken by id, descending.
+        let (g, _) = game_with(
+            &store,
+            alice,
+            "chess",
+            "public",
+            T0 + i / 2,
+            "waiting",
+            &[alice],
+        )
+        .await;
+        games.push((T0 + i / 2, g));
+    }
+    games.sort();
+    games.reverse();
+    let newest_first: Vec<Uuid> = games.into_iter().map(|(_, g)| g).collect();
+    let page = async |limit, offset| {
+        store
+            .list_games(&LobbyQuery {
+                limit,
+                offset,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.game.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(page(100, 0).await, newest_first);
+    assert_eq!(page(3, 0).await, newest_first[..3]);
+    assert_eq!(page(3, 3).await, newest_first[3..6]);
+    assert_eq!(page(3, 6).await, newest_first[6..]);
+    assert!(page(3, 9).await.is_empty());
+    assert!(page(0, 0).await.is_empty(), "a zero limit is an empty page");
+}
+
+async fn live_sessions_are_the_waiting_and_in_progress_ones(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let mut live = Vec::new();
+    for (i, state) in ["waiting", "finished", "in_progress", "aborted", "waiting"]
+        .into_iter()
+        .enumerate()
+    {
+        let game = new_game(alice, "chess", "private", T0);
+        let mut first = bundle(game.id, 1, state, &[alice]);
+        first.session.created_at_ms = T0 + 10 - i as i64;
+        let sid = first.session.id;
+        store.create_game(game, first).await.unwrap();
+        if matches!(state, "waiting" | "in_progress") {
+            live.push(sid);
+        }
+    }
+    live.reverse(); // oldest first: created_at falls with i
+    let found = store.live_sessions().await.unwrap();
+    assert_eq!(found.iter().map(|s| s.id).collect::<Vec<_>>(), live);
+
+    // Finishing one takes it out.
+    store
+        .append_journal(&[JournalEntry {
+            session: Some(SessionUpdate {
+                state: "aborted".into(),
+                start_time_ms: None,
+                end_time_ms: Some(T0 + 99),
+                result: None,
+            }),
+            ..JournalEntry::event(event(live[0], 3, "aborted"))
+        }])
+        .await
+        .unwrap();
+    let found = store.live_sessions().await.unwrap();
+    assert_eq!(found.iter().map(|s| s.id).collect::<Vec<_>>(), live[1..]);
+}
+
+async fn heartbeats_are_upserted(store: DynStore) {
+    assert_eq!(store.last_heartbeat("node-a").await.unwrap(), None);
+    store.record_heartbeat("node-a", 1_000).await.unwrap();
+    store.record_heartbeat("node-b", 5_000).await.unwrap();
+    store.record_heartbeat("node-a", 2_000).await.unwrap();
+    assert_eq!(store.last_heartbeat("node-a").await.unwrap(), Some(2_000));
+    assert_eq!(store.last_heartbeat("node-b").await.unwrap(), Some(5_000));
+}
+
+async fn a_batch_across_sessions_commits_every_entry(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        sessions.push(
+            game_with(
+                &store,
+                alice,
+                "chess",
+                "public",
+                T0,
+                "in_progress",
+                &[alice],
+            )
+            .await
+            .1,
+        );
+    }
+    // Interleaved: a, b, c, a, b, c, …
+    let mut batch = Vec::new();
+    for seq in 3..=6 {
+        for (i, &sid) in sessions.iter().enumerate() {
+            batch.push(JournalEntry::event(move_event(
+                sid,
+                seq,
+                alice,
+                &format!("m-{i}-{seq}"),
+            )));
+        }
+    }
+    store.append_journal(&batch).await.unwrap();
+    for sid in sessions {
+        assert_eq!(store.session(sid).await.unwrap().unwrap().last_seq, 6);
+        assert_eq!(
+            store
+                .journal(sid, 2)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect::<Vec<_>>(),
+            [3, 4, 5, 6]
+        );
+    }
+}
+
+async fn a_large_batch_commits_in_one_call(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    let mut sessions = Vec::new();
+    for _ in 0..50 {
+        sessions.push(
+            game_with(
+                &store,
+                alice,
+                "connect4",
+                "public",
+                T0,
+                "in_progress",
+                &[alice, bob],
+            )
+            .await
+            .1,
+        );
+    }
+    let mut batch = Vec::new();
+    for k in 0..10 {
+        for &sid in &sessions {
+            let who = if k % 2 == 0 { alice } else { bob };
+            batch.push(JournalEntry::event(move_event(
+                sid,
+                4 + k,
+                who,
+                &format!("c-{k}"),
+            )));
+        }
+    }
+    assert_eq!(batch.len(), 500);
+    store.append_journal(&batch).await.unwrap();
+    for sid in sessions {
+        assert_eq!(store.session(sid).await.unwrap().unwrap().last_seq, 13);
+        assert_eq!(store.journal(sid, 0).await.unwrap().len(), 13);
+    }
+}
+
+async fn concurrent_appends_of_one_seq_admit_exactly_one(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let (_, sid) = game_with(
+        &store,
+        alice,
+        "chess",
+        "public",
+        T0,
+        "in_progress",
+        &[alice],
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut e = event(sid, 3, "moved");
+            e.payload = format!(r#"{{"writer":{i}}}"#);
+            store.append_journal(&[JournalEntry::event(e)]).await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => ok += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(ok, 1, "exactly one writer wins seq 3");
+    assert_eq!(store.journal(sid, 2).await.unwrap().len(), 1);
+    assert_eq!(store.session(sid).await.unwrap().unwrap().last_seq, 3);
+}
+
+async fn concurrent_appends_to_different_sessions_all_commit(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (_, sid) = game_with(
+            &store,
+            alice,
+            "chess",
+            "public",
+            T0,
+            "in_progress",
+            &[alice],
+        )
+        .await;
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for seq in 3..13 {
+                store
+                    .append_journal(&[JournalEntry::event(event(sid, seq, "moved"))])
+                    .await
+                    .unwrap();
+            }
+            sid
+        }));
+    }
+    for t in tasks {
+        let sid = t.await.unwrap();
+        assert_eq!(store.session(sid).await.unwrap().unwrap().last_seq, 12);
+    }
 }

@@ -2,6 +2,7 @@
 //! response it can really give; `app.rs` assembles them into the router.
 
 pub mod accounts;
+pub mod games;
 pub mod system;
 
 use axum::extract::FromRequest;

@@ -1,0 +1,376 @@
+//! The WebSocket gateway (`GET /api/v1/ws`): one task per connection.
+//!
+//! The connection task decodes frames, checks the handshake (`hello` with a token and a
+//! protocol version — never a token in the URL), and forwards requests to game actors. It
+//! never waits on an actor inline: replies to actions are collected in a bounded set of
+//! pending futures, and game events arrive through the connection's bounded outbox. A
+//! client that does not drain its outbox is kicked by the actor (close 4008) and resumes by
+//! sequence number; a client silent for longer than the idle timeout is closed (4009).
+
+use std::collections::HashSet;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use uuid::Uuid;
+use versus_protocol::{
+    ClientMessage, ConnectionLimits, ErrorCode, PROTOCOL_VERSION, PlayerRef, ServerMessage,
+    close_code,
+};
+
+use crate::auth;
+use crate::games::{ActOk, Action, GameError, GameHub, Kick, Subscription, Wire};
+use crate::routes::accounts::public_player;
+use crate::state::AppState;
+
+/// Connection knobs (from the configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct WsConfig {
+    pub max_message_bytes: usize,
+    pub ping_interval: Duration,
+    pub idle_timeout: Duration,
+    pub hello_timeout: Duration,
+    pub outbox_capacity: usize,
+    /// Actions awaiting their reply, per connection.
+    pub max_pending: usize,
+    /// Games one connection may follow at once.
+    pub max_subscriptions: usize,
+}
+
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
+/// Upgrades to a WebSocket. Documented in docs/PROTOCOL.md (not part of the OpenAPI spec).
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    let cfg = state.ws;
+    ws.max_message_size(cfg.max_message_bytes)
+        .max_frame_size(cfg.max_message_bytes)
+        .on_upgrade(move |socket| connection(socket, state))
+}
+
+type Reply = Pin<Box<dyn Future<Output = ServerMessage> + Send>>;
+
+fn error(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> ServerMessage {
+    ServerMessage::Error {
+        id,
+        code,
+        message: message.into(),
+        supported: Vec::new(),
+    }
+}
+
+fn game_error(id: Option<String>, e: GameError) -> ServerMessage {
+    error(id, e.code, e.message)
+}
+
+async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
+    match serde_json::to_string(msg) {
+        Ok(json) => socket.send(Message::Text(json.into())).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+async fn connection(mut socket: WebSocket, state: AppState) {
+    metrics::gauge!("ws_connections").increment(1.0);
+    if let Some(player) = handshake(&mut socket, &state).await {
+        serve(socket, state, player).await;
+    }
+    metrics::gauge!("ws_connections").decrement(1.0);
+}
+
+/// Waits for `hello`, checks version and token, answers `welcome`.
+async fn handshake(socket: &mut WebSocket, state: &AppState) -> Option<PlayerRef> {
+    let cfg = state.ws;
+    let first = match tokio::time::timeout(cfg.hello_timeout, socket.recv()).await {
+        Err(_) => {
+            close(socket, close_code::HELLO_TIMEOUT, "hello expected").await;
+            return None;
+        }
+        Ok(Some(Ok(Message::Text(text)))) => text,
+        Ok(_) => {
+            close(socket, close_code::PROTOCOL_ERROR, "hello expected").await;
+            return None;
+        }
+    };
+    let (protocol, token) = match serde_json::from_str::<ClientMessage>(first.as_str()) {
+        Ok(ClientMessage::Hello { protocol, token }) => (protocol, token),
+        _ => {
+            send(
+                socket,
+                &error(
+                    None,
+                    ErrorCode::HelloRequired,
+                    "the first message must be hello",
+                ),
+            )
+            .await;
+            close(socket, close_code::PROTOCOL_ERROR, "hello expected").await;
+            return None;
+        }
+    };
+    if protocol != PROTOCOL_VERSION {
+        let msg = ServerMessage::Error {
+            id: None,
+            code: ErrorCode::UnsupportedProtocol,
+            message: format!("protocol {protocol} is not supported"),
+            supported: vec![PROTOCOL_VERSION],
+        };
+        send(socket, &msg).await;
+        close(socket, close_code::PROTOCOL_ERROR, "unsupported protocol").await;
+        return None;
+    }
+    let authed = match auth::authenticate(state, &token).await {
+        Ok(a) => a,
+        Err(_) => {
+            send(
+                socket,
+                &error(
+                    None,
+                    ErrorCode::Unauthorized,
+                    "the token is unknown, expired or revoked",
+                ),
+            )
+            .await;
+            close(socket, close_code::UNAUTHORIZED, "unauthorized").await;
+            return None;
+        }
+    };
+    let welcome = ServerMessage::Welcome {
+        protocol: PROTOCOL_VERSION,
+        player: public_player(&authed.player),
+        server_time: chrono::Utc::now(),
+        limits: ConnectionLimits {
+            max_message_bytes: cfg.max_message_bytes as u64,
+            ping_interval_ms: cfg.ping_interval.as_millis() as u64,
+            idle_timeout_ms: cfg.idle_timeout.as_millis() as u64,
+            outbox_capacity: cfg.outbox_capacity as u64,
+        },
+    };
+    if !send(socket, &welcome).await {
+        return None;
+    }
+    Some(PlayerRef {
+        id: authed.player.id,
+        username: authed.player.username,
+    })
+}
+
+/// The connection's main loop, after a successful handshake.
+async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
+    let cfg = state.ws;
+    let hub = state.games.clone();
+    let conn_id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
+    let (outbox, mut outbox_rx) = mpsc::channel::<Wire>(cfg.outbox_capacity.max(1));
+    let kick = Kick::default();
+    let mut subscriptions: HashSet<Uuid> = HashSet::new();
+    let mut pending: FuturesUnordered<Reply> = FuturesUnordered::new();
+    let mut ping = tokio::time::interval_at(Instant::now() + cfg.ping_interval, cfg.ping_interval);
+    let mut last_heard = Instant::now();
+    let shutdown = state.shutdown.clone();
+
+    loop {
+        tokio::select! {
+            code = kick.kicked() => {
+                let reason = if code == close_code::SLOW_CONSUMER { "slow consumer: resume with since_seq" } else { "going away" };
+                close(&mut socket, code, reason).await;
+                break;
+            }
+            () = shutdown.cancelled() => {
+                close(&mut socket, close_code::GOING_AWAY, "server shutting down").await;
+                break;
+            }
+            frame = socket.recv() => {
+                let Some(Ok(frame)) = frame else { break };
+                last_heard = Instant::now();
+                match frame {
+                    Message::Text(text) => {
+                        let ctx = Ctx { hub: &hub, player: &player, conn_id, outbox: &outbox, kick: &kick, cfg: &cfg };
+                        if let Some(reply) = handle_text(&ctx, text.as_str(), &mut subscriptions, &mut pending)
+                            && !send(&mut socket, &reply).await
+                        {
+                            break;
+                        }
+                    }
+                    Message::Binary(_) => {
+                        let reply = error(None, ErrorCode::MalformedRequest, "binary frames are not supported; send JSON text");
+                        if !send(&mut socket, &reply).await { break; }
+                    }
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+            Some(wire) = outbox_rx.recv() => {
+                if socket.send(Message::Text(wire)).await.is_err() { break; }
+            }
+            Some(reply) = pending.next(), if !pending.is_empty() => {
+                if !send(&mut socket, &reply).await { break; }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > cfg.idle_timeout {
+                    close(&mut socket, close_code::IDLE_TIMEOUT, "idle timeout").await;
+                    break;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() { break; }
+            }
+        }
+    }
+    for game_id in subscriptions {
+        hub.unsubscribe(game_id, conn_id);
+    }
+}
+
+struct Ctx<'a> {
+    hub: &'a GameHub,
+    player: &'a PlayerRef,
+    conn_id: u64,
+    outbox: &'a mpsc::Sender<Wire>,
+    kick: &'a Kick,
+    cfg: &'a WsConfig,
+}
+
+/// Handles one text frame; returns an immediate reply, if any (replies of actions arrive
+/// later through `pending`, subscription replies through the outbox).
+fn handle_text(
+    ctx: &Ctx<'_>,
+    text: &str,
+    subscriptions: &mut HashSet<Uuid>,
+    pending: &mut FuturesUnordered<Reply>,
+) -> Option<ServerMessage> {
+    let msg = match serde_json::from_str::<ClientMessage>(text) {
+        Ok(m) => m,
+        Err(e) => {
+            // Echo the request id when the frame is JSON with a string `id`.
+            let id = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| {
+                    v.get("id")
+                        .and_then(|i| i.as_str())
+                        .map(|s| s.chars().take(64).collect())
+                });
+            return Some(error(
+                id,
+                ErrorCode::MalformedRequest,
+                format!("not a valid message: {e}"),
+            ));
+        }
+    };
+    let (id, game_id, action) = match msg {
+        ClientMessage::Hello { .. } => {
+            return Some(error(
+                None,
+                ErrorCode::InvalidState,
+                "hello was already received",
+            ));
+        }
+        ClientMessage::Ping { id } => {
+            return Some(ServerMessage::Pong {
+                id,
+                server_time: chrono::Utc::now(),
+            });
+        }
+        ClientMessage::Subscribe {
+            id,
+            game_id,
+            session_id,
+            since_seq,
+        } => {
+            if let Some(bad) = bad_id(&id) {
+                return Some(bad);
+            }
+            if !subscriptions.contains(&game_id) && subscriptions.len() >= ctx.cfg.max_subscriptions
+            {
+                return Some(error(
+                    id,
+                    ErrorCode::RateLimited,
+                    "too many subscriptions on this connection",
+                ));
+            }
+            subscriptions.insert(game_id);
+            ctx.hub.subscribe(
+                game_id,
+                Subscription {
+                    conn_id: ctx.conn_id,
+                    player: ctx.player.clone(),
+                    request_id: id,
+                    session_id,
+                    since_seq,
+                    outbox: ctx.outbox.clone(),
+                    kick: ctx.kick.clone(),
+                },
+            );
+            return None;
+        }
+        ClientMessage::Unsubscribe { id, game_id } => {
+            if !subscriptions.remove(&game_id) {
+                return Some(error(
+                    id,
+                    ErrorCode::NotSubscribed,
+                    "not subscribed to that game",
+                ));
+            }
+            ctx.hub.unsubscribe(game_id, ctx.conn_id);
+            return Some(ServerMessage::Unsubscribed { id, game_id });
+        }
+        ClientMessage::Join { id, game_id } => (id, game_id, Action::Join),
+        ClientMessage::Move {
+            id,
+            game_id,
+            mv,
+            client_move_id,
+        } => (id, game_id, Action::Move { mv, client_move_id }),
+        ClientMessage::Resign { id, game_id } => (id, game_id, Action::Resign),
+        ClientMessage::Draw {
+            id,
+            game_id,
+            action,
+        } => (id, game_id, Action::Draw(action)),
+        ClientMessage::Abort { id, game_id } => (id, game_id, Action::Abort),
+        ClientMessage::ClaimVictory { id, game_id } => (id, game_id, Action::ClaimVictory),
+        ClientMessage::Rematch { id, game_id } => (id, game_id, Action::Rematch),
+    };
+    if let Some(bad) = bad_id(&id) {
+        return Some(bad);
+    }
+    if pending.len() >= ctx.cfg.max_pending {
+        return Some(error(
+            id,
+            ErrorCode::Overloaded,
+            "too many requests in flight on this connection",
+        ));
+    }
+    let rx = ctx.hub.act_detached(game_id, ctx.player.clone(), action);
+    pending.push(Box::pin(async move {
+        match rx.await {
+            Ok(Ok(ActOk::Move(ack))) => ServerMessage::MoveAck { id, ack },
+            Ok(Ok(ActOk::Action(ack))) => ServerMessage::ActionAck { id, ack },
+            Ok(Err(e)) => game_error(id, e),
+            Err(_) => error(id, ErrorCode::Internal, "internal error"),
+        }
+    }));
+    None
+}
+
+/// Request ids are 1–64 characters.
+fn bad_id(id: &Option<String>) -> Option<ServerMessage> {
+    match id {
+        Some(s) if s.is_empty() || s.chars().count() > 64 => Some(error(
+            None,
+            ErrorCode::ValidationFailed,
+            "id must be 1 to 64 characters",
+        )),
+        _ => None,
+    }
+}

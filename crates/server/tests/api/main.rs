@@ -1,0 +1,16 @@
+//! The server's integration tests: one test binary (one link, one process), one module per
+//! area of the API, each test against a real server on port 0 with its own database, on
+//! SQLite and on PostgreSQL. See `helpers.rs` for how to write one.
+//!
+//! Run: `cargo test -p versus-server --test api` (set `VERSUS_TEST_POSTGRES_URL` for the
+//! PostgreSQL half, `TEST_LOG=1` to see the server's logs).
+
+// A test binary has no public API; `pub` marks what helpers offer the other modules.
+#![allow(unreachable_pub)]
+
+#[macro_use]
+mod helpers;
+
+mod accounts;
+mod cli;
+mod system;
