@@ -22,10 +22,31 @@ fn the_checked_in_websocket_schema_is_current() {
 #[test]
 fn every_client_message_type_is_in_the_schema() {
     let schema = serde_json::to_string(&versus_protocol::json_schema()).unwrap();
-    for t in ["hello", "subscribe", "unsubscribe", "join", "move", "resign", "draw", "abort", "claim_victory", "rematch", "ping"] {
+    for t in [
+        "hello",
+        "subscribe",
+        "unsubscribe",
+        "join",
+        "move",
+        "resign",
+        "draw",
+        "abort",
+        "claim_victory",
+        "rematch",
+        "ping",
+    ] {
         assert!(schema.contains(&format!("\"{t}\"")), "{t} missing");
     }
-    for t in ["welcome", "subscribed", "unsubscribed", "event", "move_ack", "action_ack", "error", "pong"] {
+    for t in [
+        "welcome",
+        "subscribed",
+        "unsubscribed",
+        "event",
+        "move_ack",
+        "action_ack",
+        "error",
+        "pong",
+    ] {
         assert!(schema.contains(&format!("\"{t}\"")), "{t} missing");
     }
 }
@@ -42,7 +63,11 @@ fn messages_round_trip_through_json() {
     assert_eq!(back, m);
     let unknown = serde_json::from_str::<ClientMessage>(r#"{"type":"teleport"}"#);
     assert!(unknown.is_err());
-    let pong = ServerMessage::Pong { id: Some("x".into()), server_time: chrono::Utc::now() };
-    let v: serde_json::Value = serde_json::from_str(&serde_json::to_string(&pong).unwrap()).unwrap();
+    let pong = ServerMessage::Pong {
+        id: Some("x".into()),
+        server_time: chrono::Utc::now(),
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(&serde_json::to_string(&pong).unwrap()).unwrap();
     assert_eq!(v["type"], "pong");
 }

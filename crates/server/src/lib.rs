@@ -105,7 +105,8 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
         config.heartbeat_interval,
         shutdown.clone(),
     ));
-    let (journal, journal_task) = JournalWriter::spawn(store.clone(), config.journal);
+    let (journal, journal_task) =
+        JournalWriter::spawn(store.clone(), config.journal, &config.node_id);
     let games = GameHub::new(
         store.clone(),
         journal,

@@ -117,7 +117,10 @@ pub trait Store: Send + Sync + 'static {
 
     // --- games, sessions and the journal ---------------------------------------------------
 
-    /// Inserts a game and its first session (with seats and first events), in one transaction.
+    /// Inserts a game and its first session (with seats and first events), in one transaction,
+    /// and makes that session the game's current one. The bundle's events must be numbered
+    /// 1, 2, … (the session's `last_seq` becomes the last of them); a malformed bundle or a
+    /// duplicate id is a `Conflict` and writes nothing.
     async fn create_game(&self, game: NewGame, first: NewSessionBundle) -> Result<()>;
     async fn game(&self, id: Uuid) -> Result<Option<GameRecord>>;
     async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>>;
@@ -128,7 +131,10 @@ pub trait Store: Send + Sync + 'static {
     /// Appends entries (of any sessions) in ONE transaction: all commit or none. This is the
     /// group commit: the journal writer batches the appends of many games into one call.
     /// A duplicate `(session_id, seq)` or `(session_id, player_id, client_move_id)` fails the
-    /// whole call with `Conflict`.
+    /// whole call with `Conflict`, and so does an event whose seq is not exactly its session's
+    /// `last_seq + 1` at that point of the batch (entries of one session may appear several
+    /// times, in seq order). An event of an unknown session, or a seat result for an empty
+    /// seat, is `NotFound`. Either way nothing of the call is committed.
     async fn append_journal(&self, entries: &[JournalEntry]) -> Result<()>;
     /// A page of games with their current session, newest first.
     async fn list_games(&self, query: &LobbyQuery) -> Result<Vec<LobbyEntry>>;

@@ -8,6 +8,7 @@
 //! If a batch fails, its requests are retried one by one so that one bad request cannot
 //! fail the others.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
@@ -33,6 +34,7 @@ struct Request {
 #[derive(Clone, Debug)]
 pub struct JournalWriter {
     tx: mpsc::Sender<Request>,
+    node: Arc<str>,
 }
 
 impl std::fmt::Debug for Request {
@@ -53,29 +55,45 @@ pub enum JournalError {
 
 impl JournalWriter {
     /// Starts the writer task. It stops when every handle is dropped.
+    /// Metrics carry a `node` label, so several servers in one process (tests) or one
+    /// dashboard over a cluster can tell them apart.
     pub fn spawn(
         store: DynStore,
         config: JournalConfig,
+        node: &str,
     ) -> (JournalWriter, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
-        let task = tokio::spawn(run(store, config, rx));
-        (JournalWriter { tx }, task)
+        let node: Arc<str> = node.into();
+        let task = tokio::spawn(run(store, config, rx, node.clone()));
+        (JournalWriter { tx, node }, task)
     }
 
     /// Commits `entries` atomically (grouped with other games' appends); returns once durable.
     pub async fn append(&self, entries: Vec<JournalEntry>) -> Result<(), JournalError> {
+        let pending = metrics::gauge!("journal_pending_requests", "node" => self.node.to_string());
+        pending.increment(1.0);
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Request { entries, reply })
-            .await
-            .map_err(|_| JournalError::Stopped)?;
-        rx.await
-            .map_err(|_| JournalError::Stopped)?
-            .map_err(JournalError::Failed)
+        let result = async {
+            self.tx
+                .send(Request { entries, reply })
+                .await
+                .map_err(|_| JournalError::Stopped)?;
+            rx.await
+                .map_err(|_| JournalError::Stopped)?
+                .map_err(JournalError::Failed)
+        }
+        .await;
+        pending.decrement(1.0);
+        result
     }
 }
 
-async fn run(store: DynStore, config: JournalConfig, mut rx: mpsc::Receiver<Request>) {
+async fn run(
+    store: DynStore,
+    config: JournalConfig,
+    mut rx: mpsc::Receiver<Request>,
+    node: Arc<str>,
+) {
     let mut batch: Vec<Request> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut entries = first.entries.len();
@@ -100,20 +118,22 @@ async fn run(store: DynStore, config: JournalConfig, mut rx: mpsc::Receiver<Requ
                 None => break,
             }
         }
-        commit(&store, std::mem::take(&mut batch), entries).await;
+        commit(&store, std::mem::take(&mut batch), entries, &node).await;
     }
 }
 
-async fn commit(store: &DynStore, batch: Vec<Request>, entries: usize) {
+async fn commit(store: &DynStore, batch: Vec<Request>, entries: usize, node: &str) {
     let all: Vec<JournalEntry> = batch
         .iter()
         .flat_map(|r| r.entries.iter().cloned())
         .collect();
     let started = Instant::now();
     let result = store.append_journal(&all).await;
-    metrics::histogram!("journal_commit_duration_seconds").record(started.elapsed().as_secs_f64());
-    metrics::histogram!("journal_batch_entries").record(entries as f64);
-    metrics::counter!("journal_commits_total").increment(1);
+    let node = node.to_string();
+    metrics::histogram!("journal_commit_duration_seconds", "node" => node.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!("journal_batch_entries", "node" => node.clone()).record(entries as f64);
+    metrics::counter!("journal_commits_total", "node" => node).increment(1);
     match result {
         Ok(()) => {
             for r in batch {
