@@ -228,7 +228,7 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
         }
     }
     for game_id in subscriptions {
-        hub.unsubscribe(game_id, conn_id);
+        hub.unsubscribe(game_id, conn_id, player.id);
     }
 }
 
@@ -321,7 +321,7 @@ fn handle_text(
                     "not subscribed to that game",
                 ));
             }
-            ctx.hub.unsubscribe(game_id, ctx.conn_id);
+            ctx.hub.unsubscribe(game_id, ctx.conn_id, ctx.player.id);
             return Some(ServerMessage::Unsubscribed { id, game_id });
         }
         ClientMessage::Join { id, game_id } => (id, game_id, Action::Join),

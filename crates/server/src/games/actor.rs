@@ -327,10 +327,9 @@ impl Actor {
                 }
             }
             Command::Subscribe(sub) => self.subscribe(sub).await?,
-            Command::Unsubscribe { conn_id } => {
-                if let Some(sub) = self.subscribers.remove(&conn_id) {
-                    self.presence_left(sub.player.id).await?;
-                }
+            Command::Unsubscribe { conn_id, player } => {
+                self.subscribers.remove(&conn_id);
+                self.presence_left(player).await?;
             }
         }
         Ok(())

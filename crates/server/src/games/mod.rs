@@ -168,8 +168,11 @@ pub enum Command {
         reply: oneshot::Sender<Result<ActOk, GameError>>,
     },
     Subscribe(Subscription),
+    /// `player` lets the actor update presence even if it had already dropped the
+    /// subscription (a kicked slow consumer).
     Unsubscribe {
         conn_id: u64,
+        player: Uuid,
     },
 }
 
@@ -356,7 +359,7 @@ impl GameHub {
     }
 
     /// Best effort: a full mailbox is waited for in the background so presence stays right.
-    pub fn unsubscribe(&self, game_id: Uuid, conn_id: u64) {
+    pub fn unsubscribe(&self, game_id: Uuid, conn_id: u64, player: Uuid) {
         let tx = self
             .inner
             .actors
@@ -366,7 +369,7 @@ impl GameHub {
             .cloned();
         if let Some(tx) = tx
             && let Err(mpsc::error::TrySendError::Full(cmd)) =
-                tx.try_send(Command::Unsubscribe { conn_id })
+                tx.try_send(Command::Unsubscribe { conn_id, player })
         {
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(Duration::from_secs(10), tx.send(cmd)).await;

@@ -166,6 +166,10 @@ impl Live {
                 );
                 self.clocks = clocks.clone();
                 self.draw_offer = None;
+                // Moving proves presence (a REST-only player never subscribes).
+                if let Some(h) = self.holds.get_mut(*seat as usize) {
+                    *h = None;
+                }
             }
             GameEvent::DrawOffered { seat } => self.draw_offer = Some(*seat),
             GameEvent::DrawDeclined { .. } => self.draw_offer = None,
