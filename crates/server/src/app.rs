@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -72,10 +72,9 @@ pub fn build(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
     let timeout = state.config.request_timeout;
     router
-        .route("/", get(landing))
         .route("/api/v1/ws", get(crate::ws::upgrade))
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", api))
-        .fallback(not_found)
+        .fallback(crate::web::serve)
         .layer(axum::middleware::from_fn(crate::telemetry::observe))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -94,21 +93,4 @@ pub fn build(state: AppState) -> Router {
             },
         ))
         .with_state(state)
-}
-
-async fn not_found() -> Response {
-    problem_response(
-        StatusCode::NOT_FOUND,
-        ErrorCode::NotFound,
-        Some("no such route".into()),
-        Vec::new(),
-    )
-}
-
-async fn landing() -> impl IntoResponse {
-    Html(concat!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Versus</title></head>",
-        "<body><h1>Versus</h1><p>The server is running. The REST API is described at ",
-        "<a href=\"/api/docs\">/api/docs</a> (<a href=\"/api/openapi.json\">openapi.json</a>).</p></body></html>"
-    ))
 }

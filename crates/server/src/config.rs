@@ -89,6 +89,7 @@ struct RawConfig {
     ws_outbox_capacity: usize,
     ws_max_pending: usize,
     ws_max_subscriptions: usize,
+    ws_read_buffer_bytes: usize,
     seat_hold_seconds: u64,
     game_mailbox_capacity: usize,
     game_replay_limit: usize,
@@ -122,6 +123,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("ws_outbox_capacity", "256"),
     ("ws_max_pending", "32"),
     ("ws_max_subscriptions", "64"),
+    ("ws_read_buffer_bytes", "4096"),
     ("seat_hold_seconds", "60"),
     ("game_mailbox_capacity", "256"),
     ("game_replay_limit", "200"),
@@ -359,6 +361,12 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             outbox_capacity: range("ws_outbox_capacity", raw.ws_outbox_capacity, 8, 1 << 16)?,
             max_pending: range("ws_max_pending", raw.ws_max_pending, 1, 1024)?,
             max_subscriptions: range("ws_max_subscriptions", raw.ws_max_subscriptions, 1, 4096)?,
+            read_buffer_bytes: range(
+                "ws_read_buffer_bytes",
+                raw.ws_read_buffer_bytes,
+                512,
+                1 << 20,
+            )?,
         },
         games: crate::games::GameConfig {
             mailbox_capacity: range(

@@ -11,6 +11,7 @@ pub mod games;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod web;
 pub mod ws;
 
 use std::net::SocketAddr;

@@ -41,6 +41,8 @@ pub struct WsConfig {
     pub max_pending: usize,
     /// Games one connection may follow at once.
     pub max_subscriptions: usize,
+    /// The socket's read buffer (memory per connection).
+    pub read_buffer_bytes: usize,
 }
 
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
@@ -48,8 +50,13 @@ static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 /// Upgrades to a WebSocket. Documented in docs/PROTOCOL.md (not part of the OpenAPI spec).
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     let cfg = state.ws;
+    // Small buffers: an idle connection should cost a few KiB, not tungstenite's default
+    // 128 KiB read buffer. Frames larger than the buffer are still read, in several steps.
     ws.max_message_size(cfg.max_message_bytes)
         .max_frame_size(cfg.max_message_bytes)
+        .read_buffer_size(cfg.read_buffer_bytes)
+        .write_buffer_size(0)
+        .max_write_buffer_size(cfg.max_message_bytes.max(64 * 1024) * 4)
         .on_upgrade(move |socket| connection(socket, state))
 }
 

@@ -125,9 +125,8 @@ async fn crash_recovery(backend: Backend) {
         let killed = Arc::new(AtomicBool::new(false));
 
         // Burst: every unfinished burst game is driven by its own task.
-        let (burst, idle): (Vec<Game>, Vec<Game>) = games
-            .into_iter()
-            .partition(|g| g.burst && !g.finished);
+        let (burst, idle): (Vec<Game>, Vec<Game>) =
+            games.into_iter().partition(|g| g.burst && !g.finished);
         let drivers: Vec<_> = burst
             .into_iter()
             .map(|g| {
@@ -179,6 +178,10 @@ async fn crash_recovery(backend: Backend) {
         server = harness.start().await;
         api = Api::new(&server);
         api.wait_ready().await;
+        // First (the clock runs again from the restart on), the clock game's clock.
+        if let Some((clock_game_id, view)) = &clock_before {
+            check_clock_not_charged(&api, clock_game_id, view, killed_at_ms).await;
+        }
 
         // Every game: the journal holds exactly the acknowledged moves (plus perhaps the one
         // in flight), then retries are answered exactly once.
@@ -258,10 +261,6 @@ async fn crash_recovery(backend: Backend) {
             delay.as_millis(),
             games.iter().filter(|g| g.finished).count()
         );
-
-        if let Some((clock_game_id, view)) = clock_before {
-            check_clock_not_charged(&api, &clock_game_id, &view, killed_at_ms).await;
-        }
     }
     assert!(
         total_in_flight > 0,
@@ -344,8 +343,8 @@ async fn setup(api: &Api) -> Vec<Game> {
             Transport::Rest,
         )))
         .collect();
-    let mut games = futures_util::future::join_all(specs.into_iter().map(
-        |(index, kind, timed, transport)| {
+    let mut games =
+        futures_util::future::join_all(specs.into_iter().map(|(index, kind, timed, transport)| {
             let seat0 = tokens[2 * index].clone();
             let seat1 = tokens[2 * index + 1].clone();
             async move {
@@ -379,9 +378,8 @@ async fn setup(api: &Api) -> Vec<Game> {
                     finished: false,
                 }
             }
-        },
-    ))
-    .await;
+        }))
+        .await;
     // The clock game: both sides move once, so the first player's clock is running.
     let clock_game = games.pop().expect("the clock game");
     let never = Arc::new(AtomicBool::new(false));
@@ -605,7 +603,10 @@ async fn drive_inner(
             mv: mv.clone(),
         });
         let sent = match game.transport {
-            Transport::Rest => api.rest_move(&game.id, &game.tokens[seat], &cmid, &mv).await,
+            Transport::Rest => {
+                api.rest_move(&game.id, &game.tokens[seat], &cmid, &mv)
+                    .await
+            }
             Transport::Ws => {
                 if sockets[seat].is_none() {
                     match ws_connect(api, &game.tokens[seat]).await {
@@ -671,7 +672,12 @@ async fn send_once(api: &Api, game: &Game, seat: usize, cmid: &str, mv: &Value) 
 /// A rules state with `moves` (a GameView's `moves` array) applied.
 fn replay(kind: &str, moves: &Value) -> Result<Box<dyn GameState>, String> {
     let mut rules = versus_rules::new_game(kind).ok_or_else(|| format!("unknown kind {kind}"))?;
-    for (i, m) in moves.as_array().ok_or("moves is not an array")?.iter().enumerate() {
+    for (i, m) in moves
+        .as_array()
+        .ok_or("moves is not an array")?
+        .iter()
+        .enumerate()
+    {
         let seat = m["seat"].as_u64().ok_or("move without seat")? as usize;
         rules
             .apply(seat, &m["move"])
@@ -1025,7 +1031,12 @@ async fn ws_connect(api: &Api, token: &str) -> Result<WsStream, SendError> {
 }
 
 /// Sends a `move` and waits for its `move_ack` (or `error`).
-async fn ws_move(ws: &mut WsStream, game_id: &str, cmid: &str, mv: &Value) -> Result<Ack, SendError> {
+async fn ws_move(
+    ws: &mut WsStream,
+    game_id: &str,
+    cmid: &str,
+    mv: &Value,
+) -> Result<Ack, SendError> {
     let msg = json!({
         "type": "move",
         "id": cmid,
@@ -1238,7 +1249,11 @@ impl Drop for DumpLogOnPanic {
 /// Drops the test's PostgreSQL database (best effort).
 async fn drop_postgres_database(admin_url: &str, url: &str) {
     use sqlx::Connection;
-    let Some(name) = url.rsplit('/').next().map(|n| n.split('?').next().unwrap_or(n)) else {
+    let Some(name) = url
+        .rsplit('/')
+        .next()
+        .map(|n| n.split('?').next().unwrap_or(n))
+    else {
         return;
     };
     if !name.starts_with("versus_test_") {
