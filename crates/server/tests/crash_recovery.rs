@@ -38,12 +38,14 @@ use versus_store::testing::{fresh_postgres_database, postgres_server_url};
 
 /// Games played concurrently during the bursts.
 const BURST_GAMES: usize = 12;
-/// Kill/restart rounds before the games are played to the end.
+/// Kill/restart rounds before the games are played to the end (`CRASH_RECOVERY_ROUNDS`
+/// overrides it, at least 2).
 const ROUNDS: usize = 3;
 /// The round after whose kill the server stays down for [`DOWNTIME`].
 const CLOCK_ROUND: usize = 1;
 const DOWNTIME: Duration = Duration::from_secs(2);
 /// Seeds the kill points and the move choices: runs are reproducible, rounds differ.
+/// `CRASH_RECOVERY_SEED` (a number) overrides it, to explore other kill points.
 const SEED: u64 = 0x7e57_c0de_5eed_0001;
 /// Longest wait for any single reply, start or readiness.
 const STEP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -104,15 +106,17 @@ async fn crash_recovery(backend: Backend) {
         log_path: dir.path().join("server.log"),
         database_url: database_url.clone(),
     };
+    let (seed, rounds) = parameters();
     // Declared after `dir`, so it runs (and can read the log) before the folder is removed.
     let _dump = DumpLogOnPanic {
         path: harness.log_path.clone(),
         label: tag,
+        seed,
     };
-
+    eprintln!("[{tag}] seed {seed}, {rounds} rounds");
     let mut server = harness.start().await;
     let mut api = Api::new(&server);
-    let mut games = setup(&api).await;
+    let mut games = setup(&api, seed).await;
     eprintln!(
         "[{tag}] {} games set up in {:?}",
         games.len(),
@@ -120,8 +124,8 @@ async fn crash_recovery(backend: Backend) {
     );
 
     let mut total_in_flight = 0;
-    for round in 0..ROUNDS {
-        let delay = kill_delay(round);
+    for round in 0..rounds {
+        let delay = kill_delay(seed, round);
         let killed = Arc::new(AtomicBool::new(false));
 
         // Burst: every unfinished burst game is driven by its own task.
@@ -313,14 +317,22 @@ async fn crash_recovery(backend: Backend) {
     }
 }
 
+/// The seed and the number of rounds (see [`SEED`] and [`ROUNDS`]).
+fn parameters() -> (u64, usize) {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let seed = env("CRASH_RECOVERY_SEED").unwrap_or(SEED);
+    let rounds = env("CRASH_RECOVERY_ROUNDS").map_or(ROUNDS, |r| (r as usize).max(CLOCK_ROUND + 1));
+    (seed, rounds)
+}
+
 /// The kill point of `round`: 50–400 ms into the burst, from the seed.
-fn kill_delay(round: usize) -> Duration {
-    let mut rng = Rng(SEED ^ (round as u64 + 1).wrapping_mul(0x9e37_79b9));
+fn kill_delay(seed: u64, round: usize) -> Duration {
+    let mut rng = Rng(seed ^ (round as u64 + 1).wrapping_mul(0x9e37_79b9));
     Duration::from_millis(50 + rng.next() % 351)
 }
 
 /// Registers the players, creates and joins the games, and starts the clock game.
-async fn setup(api: &Api) -> Vec<Game> {
+async fn setup(api: &Api, seed: u64) -> Vec<Game> {
     let total = BURST_GAMES + 1;
     let tokens = futures_util::future::join_all(
         (0..2 * total).map(|i| register(api, format!("crash-p{i}"))),
@@ -373,7 +385,7 @@ async fn setup(api: &Api) -> Vec<Game> {
                     },
                     acked: Vec::new(),
                     in_flight: None,
-                    rng: Rng(SEED.wrapping_add(index as u64 * 7919)),
+                    rng: Rng(seed.wrapping_add(index as u64 * 7919)),
                     next_cmid: 0,
                     finished: false,
                 }
@@ -588,6 +600,13 @@ async fn drive_inner(
             });
         };
         if Instant::now() >= deadline || max_moves.is_some_and(|m| acked >= m) {
+            return Ok(Stopped {
+                finished: false,
+                acked,
+            });
+        }
+        if killed.load(Ordering::SeqCst) {
+            // Sent now, a move would only be refused at the door: not "in flight".
             return Ok(Stopped {
                 finished: false,
                 acked,
@@ -1219,6 +1238,7 @@ fn strip_ansi(s: &str) -> String {
 struct DumpLogOnPanic {
     path: PathBuf,
     label: &'static str,
+    seed: u64,
 }
 
 impl Drop for DumpLogOnPanic {
@@ -1235,8 +1255,11 @@ impl Drop for DumpLogOnPanic {
             .collect();
         let tail = &lines[lines.len().saturating_sub(150)..];
         eprintln!(
-            "===== [{}] server log {}: {} lines; warnings and errors:\n{}\n===== last {} lines:\n{}\n=====",
+            "===== [{}] seed {} (rerun with CRASH_RECOVERY_SEED={}); server log {}: {} lines; \
+             warnings and errors:\n{}\n===== last {} lines:\n{}\n=====",
             self.label,
+            self.seed,
+            self.seed,
             self.path.display(),
             lines.len(),
             notable.join("\n"),

@@ -13,4 +13,7 @@ mod helpers;
 
 mod accounts;
 mod cli;
+mod games;
 mod system;
+mod websocket;
+mod ws_client;
