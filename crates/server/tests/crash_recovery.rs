@@ -14,13 +14,15 @@
 //!   a retry of the move in flight at the kill is applied exactly once: answered as a
 //!   duplicate if it had been committed, applied now if it had not (promise 2).
 //!
-//! It does this for several rounds at different (seeded, so reproducible) kill points. In one
-//! round the server stays down for two seconds: a timed game's running clock must not be
-//! charged that downtime, and its journal records a `resumed` event with the pause (promise 4).
-//! Finally every game is played to its end.
+//! It does this for several rounds at different (seeded, so reproducible) kill points; in most
+//! rounds the restarted server is killed once more a few milliseconds after it starts, while
+//! it resumes the sessions. In one round the server instead stays down for two seconds: a
+//! timed game's running clock must not be charged that downtime, and its journal records a
+//! `resumed` event with the pause (promise 4). Finally every game is played to its end.
 //!
 //! The server's stderr goes to `server.log` in the test's temporary folder and is printed
-//! when the test fails.
+//! (with the seed) when the test fails. `CRASH_RECOVERY_SEED=<n>` replays or explores other
+//! kill points and move choices; `CRASH_RECOVERY_ROUNDS=<n>` runs more rounds.
 
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom};
@@ -125,7 +127,7 @@ async fn crash_recovery(backend: Backend) {
 
     let mut total_in_flight = 0;
     for round in 0..rounds {
-        let delay = kill_delay(seed, round);
+        let (delay, recovery_delay) = kill_delays(seed, round);
         let killed = Arc::new(AtomicBool::new(false));
 
         // Burst: every unfinished burst game is driven by its own task.
@@ -155,8 +157,8 @@ async fn crash_recovery(backend: Backend) {
         };
 
         killed.store(true, Ordering::SeqCst);
-        server.sigkill();
         let killed_at_ms = wall_ms();
+        server.sigkill();
 
         let mut games_after: Vec<Game> = idle;
         let mut acked_this_round = 0;
@@ -180,6 +182,12 @@ async fn crash_recovery(backend: Backend) {
             tokio::time::sleep(DOWNTIME).await;
         }
         server = harness.start().await;
+        if round != CLOCK_ROUND {
+            // Another crash while the server recovers (resuming the sessions), then a restart.
+            tokio::time::sleep(recovery_delay).await;
+            server.sigkill();
+            server = harness.start().await;
+        }
         api = Api::new(&server);
         api.wait_ready().await;
         // First (the clock runs again from the restart on), the clock game's clock.
@@ -259,10 +267,18 @@ async fn crash_recovery(backend: Backend) {
         }
         total_in_flight += in_flight;
         eprintln!(
-            "[{tag}] round {round}: SIGKILL after {} ms of burst; {acked_this_round} moves \
+            "[{tag}] round {round}: SIGKILL after {} ms of burst{}; {acked_this_round} moves \
              acknowledged in the burst; {in_flight} in flight at the kill ({committed_unacked} \
              of them committed before it, the rest applied on retry); {} games finished",
             delay.as_millis(),
+            if round == CLOCK_ROUND {
+                format!(", down for {DOWNTIME:?}")
+            } else {
+                format!(
+                    ", and again {} ms into the restart",
+                    recovery_delay.as_millis()
+                )
+            },
             games.iter().filter(|g| g.finished).count()
         );
     }
@@ -325,10 +341,12 @@ fn parameters() -> (u64, usize) {
     (seed, rounds)
 }
 
-/// The kill point of `round`: 50–400 ms into the burst, from the seed.
-fn kill_delay(seed: u64, round: usize) -> Duration {
+/// The kill points of `round`, from the seed: 50–400 ms into the burst, and 0–40 ms after
+/// the restarted server logs `listening` (while it resumes the sessions).
+fn kill_delays(seed: u64, round: usize) -> (Duration, Duration) {
     let mut rng = Rng(seed ^ (round as u64 + 1).wrapping_mul(0x9e37_79b9));
-    Duration::from_millis(50 + rng.next() % 351)
+    let burst = Duration::from_millis(50 + rng.next() % 351);
+    (burst, Duration::from_millis(rng.next() % 41))
 }
 
 /// Registers the players, creates and joins the games, and starts the clock game.

@@ -104,8 +104,8 @@ async fn the_binary_logs_json_when_asked() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let status = server.terminate(Duration::from_secs(15)).await;
-    assert!(status.success());
     let log = server.log();
+    assert!(status.success(), "exit status {status:?}; log:\n{log}");
     let lines: Vec<serde_json::Value> = log
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -216,4 +216,53 @@ fn the_listening_line_is_found_in_human_and_json_logs() {
     let json = r#"{"timestamp":"t","level":"INFO","message":"listening","addr":"127.0.0.1:4322"}"#;
     assert_eq!(listening_addr(json).unwrap().port(), 4322);
     assert!(listening_addr("INFO request route=/healthz").is_none());
+}
+
+#[test]
+fn the_readme_documents_every_configuration_key() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md at the workspace root");
+    let keys = versus_server::config::DEFAULTS
+        .iter()
+        .map(|(key, _)| *key)
+        .chain(["database_url"]);
+    for key in keys {
+        let env = format!("VERSUS_{}", key.to_uppercase());
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{key}` |")))
+            .unwrap_or_else(|| panic!("README.md's configuration table has no row for {key}"));
+        assert!(row.contains(&format!("`{env}`")), "{row}");
+    }
+    for (key, default) in versus_server::config::DEFAULTS {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{key}` |")))
+            .unwrap();
+        assert!(
+            row.contains(&format!("| `{default}` |")),
+            "README.md gives another default for {key} than {default:?}: {row}"
+        );
+    }
+}
+
+/// Known bug (reported): `run` installs the SIGTERM handler in a task spawned after the
+/// "listening" line, so a supervisor that stops the server right after it reports ready can
+/// kill it without a graceful shutdown. Remove `#[ignore]` once the handlers are installed
+/// before the server starts listening.
+#[tokio::test]
+#[ignore = "known bug: SIGTERM right after the listening line kills the process (exit by signal)"]
+async fn sigterm_right_after_the_listening_line_still_shuts_down_gracefully() {
+    for _ in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().display().to_string();
+        let mut server =
+            Binary::start_until_listening(&["--listen", "127.0.0.1:0", "--data-dir", &data_dir]);
+        let status = server.terminate(Duration::from_secs(15)).await;
+        assert!(
+            status.success(),
+            "exit status {status:?}; log:\n{}",
+            server.log()
+        );
+    }
 }

@@ -105,7 +105,12 @@ pub async fn move_ok(app: &TestApp, p: &Player, id: Uuid, mv: Value, cmid: &str)
     let resp = post_move(app, p, id, mv.clone(), cmid).await;
     let status = resp.status();
     let body = resp.text().await.unwrap();
-    assert_eq!(status, StatusCode::OK, "move {mv} by {}: {body}", p.username);
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "move {mv} by {}: {body}",
+        p.username
+    );
     serde_json::from_str(&body).expect("a MoveAck")
 }
 
@@ -610,9 +615,9 @@ both_backends! {
 
     async fn aborting_before_both_sides_moved_aborts_the_session(app: TestApp) {
         // While waiting for an opponent.
-        let alice = player(&app, "alice").await;
-        let waiting = create(&app, &alice, "chess", json!({})).await;
-        action_ok(&app, &alice, waiting.id, "abort").await;
+        let carol = player(&app, "carol").await;
+        let waiting = create(&app, &carol, "chess", json!({})).await;
+        action_ok(&app, &carol, waiting.id, "abort").await;
         let view = game(&app, waiting.id).await;
         assert_eq!(view.state, SessionState::Aborted);
         assert_eq!(view.result.as_ref().unwrap().outcome, "aborted");

@@ -514,6 +514,9 @@ pub struct Binary {
     pub addr: SocketAddr,
     pub base_url: String,
     log: Arc<Mutex<Vec<String>>>,
+    /// The thread copying stderr into `log`; finished once the process has exited and its
+    /// last line is collected.
+    reader: std::thread::JoinHandle<()>,
 }
 
 /// Path of the `versus` executable Cargo built for these tests.
@@ -534,8 +537,47 @@ pub fn binary_command() -> Command {
 }
 
 impl Binary {
-    /// Starts `versus <args>` and waits (up to 30 s) for its "listening" log line.
+    /// Starts `versus <args>`, waits (up to 30 s) for its "listening" log line, then until
+    /// the process catches SIGTERM.
+    ///
+    /// The second wait works around a reported race: `versus_server::run` installs its
+    /// signal handlers in a task spawned after the server logs "listening", so a SIGTERM
+    /// sent right after that line can still kill the process outright. Once the handlers are
+    /// installed before the line is logged, this is a no-op.
     pub fn start(args: &[&str]) -> Binary {
+        let binary = Binary::start_until_listening(args);
+        binary.wait_until_sigterm_is_caught();
+        binary
+    }
+
+    /// Linux: polls `/proc/<pid>/status` until SIGTERM is in the caught-signals mask (up to
+    /// 10 s). Elsewhere: returns at once.
+    fn wait_until_sigterm_is_caught(&self) {
+        const SIGTERM_BIT: u64 = 1 << (15 - 1);
+        let status = format!("/proc/{}/status", self.child.id());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let Ok(text) = std::fs::read_to_string(&status) else {
+                return;
+            };
+            let caught = text
+                .lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok());
+            match caught {
+                Some(mask) if mask & SIGTERM_BIT != 0 => return,
+                Some(_) => std::thread::sleep(Duration::from_millis(5)),
+                None => return,
+            }
+        }
+        panic!(
+            "versus never installed a SIGTERM handler; its log:\n{}",
+            self.log()
+        );
+    }
+
+    /// Starts `versus <args>` and waits (up to 30 s) for its "listening" log line only.
+    pub fn start_until_listening(args: &[&str]) -> Binary {
         let mut child = binary_command()
             .args(args)
             .stdout(Stdio::null())
@@ -546,7 +588,7 @@ impl Binary {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
         let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 let _ = tx.send(line.clone());
@@ -577,6 +619,7 @@ impl Binary {
             addr,
             base_url: format!("http://{addr}"),
             log,
+            reader,
         }
     }
 
@@ -601,8 +644,14 @@ impl Binary {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                // Give the reader thread a moment to collect the last lines.
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                // The pipe is closed now; wait until every line the process wrote is in `log`.
+                while !self.reader.is_finished() {
+                    assert!(
+                        Instant::now() < deadline,
+                        "stderr was not closed after exit"
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
                 return status;
             }
             assert!(

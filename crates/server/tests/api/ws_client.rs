@@ -12,8 +12,8 @@
 //!   [`WsClient::expect_event`] for the event with a given `seq`, wherever they are in the
 //!   log (so the order in which replies and events arrive does not matter).
 //!
-//! Every read has a deadline ([`WAIT`]); a closed connection fails the test with its close
-//! code, except in [`WsClient::expect_close`].
+//! Every wait has a deadline ([`WAIT`]); a closed connection fails the test with its close
+//! code, except in [`WsClient::expect_close`] and [`raw_ending`].
 
 // Not every test uses every helper.
 #![allow(dead_code)]
@@ -54,12 +54,18 @@ pub async fn connect_raw(app: &TestApp) -> Ws {
     ws
 }
 
-/// Opens a WebSocket over a TCP socket with a tiny receive buffer, so that a client that does
-/// not read makes the server's writes block after a few KiB instead of megabytes.
+/// Opens a WebSocket over a TCP socket with a tiny receive buffer and segment size, so that
+/// when the client stops reading, the server's writes block after a few dozen KiB instead of
+/// the megabytes loopback buffers otherwise absorb (the server sizes its send buffer from the
+/// segment size the client announces).
 pub async fn connect_raw_small_buffer(app: &TestApp) -> Ws {
-    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
-    // Must be set before connecting (it bounds the advertised window).
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("a socket");
+    // Both must be set before connecting: they bound the advertised window and MSS.
     socket.set_recv_buffer_size(2048).expect("SO_RCVBUF");
+    socket.set_tcp_mss(536).expect("TCP_MAXSEG");
+    socket.set_nonblocking(true).expect("non-blocking");
+    let socket = tokio::net::TcpSocket::from_std_stream(std::net::TcpStream::from(socket));
     let tcp = tokio::time::timeout(WAIT, socket.connect(app.addr))
         .await
         .expect("connects in time")
@@ -91,13 +97,18 @@ pub async fn send_text(ws: &mut Ws, text: String) {
         .expect("the frame is sent");
 }
 
-/// Reads the next text frame as a [`ServerMessage`] (skipping pings and pongs). Panics on a
-/// close, an error or the end of the stream.
+/// Reads the next text frame as a [`ServerMessage`] (skipping pings and pongs), within
+/// [`WAIT`]. Panics on a close, an error or the end of the stream.
 pub async fn read_message(ws: &mut Ws) -> ServerMessage {
+    read_message_by(ws, tokio::time::Instant::now() + WAIT).await
+}
+
+/// Like [`read_message`], with a deadline.
+pub async fn read_message_by(ws: &mut Ws, deadline: tokio::time::Instant) -> ServerMessage {
     loop {
-        let frame = tokio::time::timeout(WAIT, ws.next())
+        let frame = tokio::time::timeout_at(deadline, ws.next())
             .await
-            .expect("a message arrives in time");
+            .expect("the awaited message arrives in time");
         match frame {
             Some(Ok(Message::Text(text))) => {
                 return serde_json::from_str(text.as_str()).unwrap_or_else(|e| {
@@ -105,7 +116,9 @@ pub async fn read_message(ws: &mut Ws) -> ServerMessage {
                 });
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-            Some(Ok(Message::Close(frame))) => panic!("the server closed the connection: {frame:?}"),
+            Some(Ok(Message::Close(frame))) => {
+                panic!("the server closed the connection: {frame:?}")
+            }
             other => panic!("expected a text frame, got {other:?}"),
         }
     }
@@ -159,6 +172,62 @@ pub async fn read_until_closed(ws: &mut Ws, within: Duration) -> (Vec<ServerMess
             None => return (seen, Ending::Dropped("end of stream".into())),
         }
     }
+}
+
+/// Stops speaking WebSocket and reads the raw bytes the server sends until it closes the TCP
+/// connection, then returns the close code found among them. Unlike [`read_until_closed`],
+/// this writes nothing (tungstenite flushes queued automatic pongs when it reads, and a write
+/// to a socket the server has already closed resets the connection before the close frame is
+/// read), so it sees the close frame of a server that closed first. Bytes tungstenite had
+/// already buffered are not seen; use it when nothing is expected before the close.
+pub async fn raw_ending(ws: Ws, within: Duration) -> Ending {
+    use tokio::io::AsyncReadExt;
+    let MaybeTlsStream::Plain(mut tcp) = ws.into_inner() else {
+        panic!("a plain TCP connection")
+    };
+    let mut bytes = Vec::new();
+    let read = tokio::time::timeout(within, tcp.read_to_end(&mut bytes))
+        .await
+        .unwrap_or_else(|_| panic!("the server did not close the connection within {within:?}"));
+    match (close_code_in(&bytes), read) {
+        (Some(Some(code)), _) => Ending::Close(code),
+        (Some(None), _) => Ending::CloseWithoutCode,
+        (None, Err(e)) => Ending::Dropped(e.to_string()),
+        (None, Ok(_)) => Ending::Dropped("end of stream".into()),
+    }
+}
+
+/// The close frame among raw server frames (unmasked): `Some(code)` if there is one.
+fn close_code_in(mut bytes: &[u8]) -> Option<Option<u16>> {
+    while bytes.len() >= 2 {
+        let opcode = bytes[0] & 0x0f;
+        let (len, header) = match bytes[1] & 0x7f {
+            126 if bytes.len() >= 4 => (u16::from_be_bytes([bytes[2], bytes[3]]) as usize, 4),
+            127 if bytes.len() >= 10 => (
+                u64::from_be_bytes(bytes[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
+            n if n < 126 => (n as usize, 2),
+            _ => return None,
+        };
+        let payload = bytes.get(header..header + len)?;
+        if opcode == 0x8 {
+            return Some(
+                (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]])),
+            );
+        }
+        bytes = &bytes[header + len..];
+    }
+    None
+}
+
+/// Writes raw bytes to the connection (below WebSocket framing).
+pub async fn write_raw_bytes(ws: &mut Ws, bytes: &[u8]) {
+    use tokio::io::AsyncWriteExt;
+    let MaybeTlsStream::Plain(tcp) = ws.get_mut() else {
+        panic!("a plain TCP connection")
+    };
+    tcp.write_all(bytes).await.expect("raw bytes are written");
 }
 
 /// The reply to a subscribe.
@@ -240,27 +309,46 @@ impl WsClient {
     }
 
     /// Reads one more message from the socket into the log.
-    async fn read(&mut self) {
-        let msg = read_message(&mut self.ws).await;
+    async fn read(&mut self, deadline: tokio::time::Instant) {
+        let msg = read_message_by(&mut self.ws, deadline).await;
         self.log.push(msg);
     }
 
-    /// The next message not yet returned by `recv`.
+    /// The next message not yet returned by `recv` (waiting at most [`WAIT`]).
     pub async fn recv(&mut self) -> ServerMessage {
         if self.cursor == self.log.len() {
-            self.read().await;
+            self.read(tokio::time::Instant::now() + WAIT).await;
         }
         self.cursor += 1;
         self.log[self.cursor - 1].clone()
     }
 
-    /// Skips to the next message that matches `pred` and returns it.
+    /// Skips to the next message that matches `pred` and returns it (waiting at most
+    /// [`WAIT`] in all).
     pub async fn recv_until(&mut self, pred: impl Fn(&ServerMessage) -> bool) -> ServerMessage {
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let msg = self.recv().await;
-            if pred(&msg) {
-                return msg;
+            if self.cursor == self.log.len() {
+                self.read(deadline).await;
             }
+            self.cursor += 1;
+            if pred(&self.log[self.cursor - 1]) {
+                return self.log[self.cursor - 1].clone();
+            }
+        }
+    }
+
+    /// Waits (at most [`WAIT`] in all) until `find` picks something from a message of the
+    /// log, wherever it is.
+    pub async fn find_in_log<T>(&mut self, find: impl Fn(&ServerMessage) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut checked = 0;
+        loop {
+            if let Some(found) = self.log[checked..].iter().find_map(&find) {
+                return found;
+            }
+            checked = self.log.len();
+            self.read(deadline).await;
         }
     }
 
@@ -270,36 +358,24 @@ impl WsClient {
         session_id: Uuid,
         pred: impl Fn(&GameEvent) -> bool,
     ) -> EventEnvelope {
-        let mut checked = 0;
-        loop {
-            if let Some(e) = self.log[checked..].iter().find_map(|m| match m {
-                ServerMessage::Event(e) if e.session_id == session_id && pred(&e.event) => {
-                    Some(e.clone())
-                }
-                _ => None,
-            }) {
-                return e;
+        self.find_in_log(|m| match m {
+            ServerMessage::Event(e) if e.session_id == session_id && pred(&e.event) => {
+                Some(e.clone())
             }
-            checked = self.log.len();
-            self.read().await;
-        }
+            _ => None,
+        })
+        .await
     }
 
     /// Waits for the event `seq` of `session_id` (anywhere in the log).
     pub async fn expect_event(&mut self, session_id: Uuid, seq: u64) -> EventEnvelope {
-        let mut checked = 0;
-        loop {
-            if let Some(e) = self.log[checked..].iter().find_map(|m| match m {
-                ServerMessage::Event(e) if e.session_id == session_id && e.seq == seq => {
-                    Some(e.clone())
-                }
-                _ => None,
-            }) {
-                return e;
+        self.find_in_log(|m| match m {
+            ServerMessage::Event(e) if e.session_id == session_id && e.seq == seq => {
+                Some(e.clone())
             }
-            checked = self.log.len();
-            self.read().await;
-        }
+            _ => None,
+        })
+        .await
     }
 
     /// Every event of `session_id` received so far, in arrival order.
@@ -315,17 +391,8 @@ impl WsClient {
 
     /// Waits for the reply that echoes request id `id` (anywhere in the log).
     pub async fn reply(&mut self, id: &str) -> ServerMessage {
-        let mut checked = 0;
-        loop {
-            if let Some(m) = self.log[checked..]
-                .iter()
-                .find(|m| reply_id(m) == Some(id))
-            {
-                return m.clone();
-            }
-            checked = self.log.len();
-            self.read().await;
-        }
+        self.find_in_log(|m| (reply_id(m) == Some(id)).then(|| m.clone()))
+            .await
     }
 
     /// Sends `msg` (which must carry an `id`) and waits for its reply.
@@ -379,7 +446,12 @@ impl WsClient {
     }
 
     /// Sends a move and returns the reply (an ack or an error).
-    pub async fn try_move(&mut self, game_id: Uuid, mv: Value, client_move_id: &str) -> ServerMessage {
+    pub async fn try_move(
+        &mut self,
+        game_id: Uuid,
+        mv: Value,
+        client_move_id: &str,
+    ) -> ServerMessage {
         let id = self.next_id();
         self.request(&ClientMessage::Move {
             id: Some(id),
@@ -399,13 +471,19 @@ impl WsClient {
     }
 
     /// Sends an action built from a fresh request id and returns the reply.
-    pub async fn act(&mut self, build: impl FnOnce(Option<String>) -> ClientMessage) -> ServerMessage {
+    pub async fn act(
+        &mut self,
+        build: impl FnOnce(Option<String>) -> ClientMessage,
+    ) -> ServerMessage {
         let id = self.next_id();
         self.request(&build(Some(id))).await
     }
 
     /// Like [`WsClient::act`], asserting an `action_ack`.
-    pub async fn act_ok(&mut self, build: impl FnOnce(Option<String>) -> ClientMessage) -> ActionAck {
+    pub async fn act_ok(
+        &mut self,
+        build: impl FnOnce(Option<String>) -> ClientMessage,
+    ) -> ActionAck {
         match self.act(build).await {
             ServerMessage::ActionAck { ack, .. } => ack,
             other => panic!("expected action_ack, got {other:?}"),
@@ -426,14 +504,22 @@ impl WsClient {
     }
 
     pub async fn claim_victory(&mut self, game_id: Uuid) -> ServerMessage {
-        self.act(|id| ClientMessage::ClaimVictory { id, game_id }).await
+        self.act(|id| ClientMessage::ClaimVictory { id, game_id })
+            .await
     }
 
     /// An application-level ping; asserts the `pong` echoes its id.
     pub async fn ping(&mut self) {
         let id = self.next_id();
-        match self.request(&ClientMessage::Ping { id: Some(id.clone()) }).await {
-            ServerMessage::Pong { id: echoed, .. } => assert_eq!(echoed.as_deref(), Some(id.as_str())),
+        match self
+            .request(&ClientMessage::Ping {
+                id: Some(id.clone()),
+            })
+            .await
+        {
+            ServerMessage::Pong { id: echoed, .. } => {
+                assert_eq!(echoed.as_deref(), Some(id.as_str()))
+            }
             other => panic!("expected pong, got {other:?}"),
         }
     }
@@ -458,6 +544,11 @@ impl WsClient {
     pub fn ws(&mut self) -> &mut Ws {
         &mut self.ws
     }
+
+    /// See [`raw_ending`].
+    pub async fn raw_ending(self, within: Duration) -> Ending {
+        raw_ending(self.ws, within).await
+    }
 }
 
 /// The request id a reply echoes, if it is a reply.
@@ -473,10 +564,13 @@ pub fn reply_id(msg: &ServerMessage) -> Option<&str> {
     }
 }
 
-/// Asserts `msg` is an `error` with `code` echoing request id `id`.
+/// Asserts `msg` is an `error` with `code` and a message. (That it echoes the request id is
+/// checked by finding it with [`WsClient::reply`].)
 pub fn assert_ws_error(msg: &ServerMessage, code: ErrorCode) {
     match msg {
-        ServerMessage::Error { code: got, message, .. } => {
+        ServerMessage::Error {
+            code: got, message, ..
+        } => {
             assert_eq!(*got, code, "error message: {message}");
             assert!(!message.is_empty());
         }
