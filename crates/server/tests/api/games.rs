@@ -105,7 +105,12 @@ pub async fn move_ok(app: &TestApp, p: &Player, id: Uuid, mv: Value, cmid: &str)
     let resp = post_move(app, p, id, mv.clone(), cmid).await;
     let status = resp.status();
     let body = resp.text().await.unwrap();
-    assert_eq!(status, StatusCode::OK, "move {mv} by {}: {body}", p.username);
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "move {mv} by {}: {body}",
+        p.username
+    );
     serde_json::from_str(&body).expect("a MoveAck")
 }
 

@@ -7,7 +7,9 @@ use versus_protocol::{ClientMessage, GameEvent, ServerMessage};
 
 use crate::games::{TICTACTOE_WIN, cells, create, player};
 use crate::helpers::TestApp;
-use crate::ws_client::{WsClient, connect_raw_small_buffer, read_until_closed, send_text, hello, Ending};
+use crate::ws_client::{
+    Ending, WsClient, connect_raw_small_buffer, hello, read_until_closed, send_text,
+};
 
 mod slow_consumer {
     use super::*;

@@ -105,7 +105,9 @@ pub async fn read_message(ws: &mut Ws) -> ServerMessage {
                 });
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-            Some(Ok(Message::Close(frame))) => panic!("the server closed the connection: {frame:?}"),
+            Some(Ok(Message::Close(frame))) => {
+                panic!("the server closed the connection: {frame:?}")
+            }
             other => panic!("expected a text frame, got {other:?}"),
         }
     }
@@ -317,10 +319,7 @@ impl WsClient {
     pub async fn reply(&mut self, id: &str) -> ServerMessage {
         let mut checked = 0;
         loop {
-            if let Some(m) = self.log[checked..]
-                .iter()
-                .find(|m| reply_id(m) == Some(id))
-            {
+            if let Some(m) = self.log[checked..].iter().find(|m| reply_id(m) == Some(id)) {
                 return m.clone();
             }
             checked = self.log.len();
@@ -379,7 +378,12 @@ impl WsClient {
     }
 
     /// Sends a move and returns the reply (an ack or an error).
-    pub async fn try_move(&mut self, game_id: Uuid, mv: Value, client_move_id: &str) -> ServerMessage {
+    pub async fn try_move(
+        &mut self,
+        game_id: Uuid,
+        mv: Value,
+        client_move_id: &str,
+    ) -> ServerMessage {
         let id = self.next_id();
         self.request(&ClientMessage::Move {
             id: Some(id),
@@ -399,13 +403,19 @@ impl WsClient {
     }
 
     /// Sends an action built from a fresh request id and returns the reply.
-    pub async fn act(&mut self, build: impl FnOnce(Option<String>) -> ClientMessage) -> ServerMessage {
+    pub async fn act(
+        &mut self,
+        build: impl FnOnce(Option<String>) -> ClientMessage,
+    ) -> ServerMessage {
         let id = self.next_id();
         self.request(&build(Some(id))).await
     }
 
     /// Like [`WsClient::act`], asserting an `action_ack`.
-    pub async fn act_ok(&mut self, build: impl FnOnce(Option<String>) -> ClientMessage) -> ActionAck {
+    pub async fn act_ok(
+        &mut self,
+        build: impl FnOnce(Option<String>) -> ClientMessage,
+    ) -> ActionAck {
         match self.act(build).await {
             ServerMessage::ActionAck { ack, .. } => ack,
             other => panic!("expected action_ack, got {other:?}"),
@@ -426,14 +436,22 @@ impl WsClient {
     }
 
     pub async fn claim_victory(&mut self, game_id: Uuid) -> ServerMessage {
-        self.act(|id| ClientMessage::ClaimVictory { id, game_id }).await
+        self.act(|id| ClientMessage::ClaimVictory { id, game_id })
+            .await
     }
 
     /// An application-level ping; asserts the `pong` echoes its id.
     pub async fn ping(&mut self) {
         let id = self.next_id();
-        match self.request(&ClientMessage::Ping { id: Some(id.clone()) }).await {
-            ServerMessage::Pong { id: echoed, .. } => assert_eq!(echoed.as_deref(), Some(id.as_str())),
+        match self
+            .request(&ClientMessage::Ping {
+                id: Some(id.clone()),
+            })
+            .await
+        {
+            ServerMessage::Pong { id: echoed, .. } => {
+                assert_eq!(echoed.as_deref(), Some(id.as_str()))
+            }
             other => panic!("expected pong, got {other:?}"),
         }
     }
@@ -476,7 +494,9 @@ pub fn reply_id(msg: &ServerMessage) -> Option<&str> {
 /// Asserts `msg` is an `error` with `code` echoing request id `id`.
 pub fn assert_ws_error(msg: &ServerMessage, code: ErrorCode) {
     match msg {
-        ServerMessage::Error { code: got, message, .. } => {
+        ServerMessage::Error {
+            code: got, message, ..
+        } => {
             assert_eq!(*got, code, "error message: {message}");
             assert!(!message.is_empty());
         }
