@@ -56,6 +56,10 @@ pub struct Config {
     /// How often the node records that it is alive (bounds how much downtime a crash can
     /// charge to a clock).
     pub heartbeat_interval: Duration,
+    /// `nats://…`: the cluster's bus. `None`: one node, the bus runs in process.
+    pub nats_url: Option<String>,
+    /// Queue of each bus subscription (messages beyond it are dropped and recovered by seq).
+    pub bus_capacity: usize,
     pub ws: crate::ws::WsConfig,
     pub games: crate::games::GameConfig,
     pub journal: crate::games::journal::JournalConfig,
@@ -82,6 +86,11 @@ struct RawConfig {
     trust_forwarded_for: bool,
     node_id: String,
     heartbeat_interval_ms: u64,
+    nats_url: Option<String>,
+    bus_capacity: usize,
+    lease_ttl_ms: u64,
+    presence_refresh_ms: u64,
+    game_request_timeout_ms: u64,
     ws_max_message_bytes: usize,
     ws_ping_interval_ms: u64,
     ws_idle_timeout_ms: u64,
@@ -116,6 +125,10 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("trust_forwarded_for", "false"),
     ("node_id", "local"),
     ("heartbeat_interval_ms", "1000"),
+    ("bus_capacity", "65536"),
+    ("lease_ttl_ms", "5000"),
+    ("presence_refresh_ms", "3000"),
+    ("game_request_timeout_ms", "5000"),
     ("ws_max_message_bytes", "16384"),
     ("ws_ping_interval_ms", "15000"),
     ("ws_idle_timeout_ms", "45000"),
@@ -134,7 +147,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
 ];
 
 /// Settings with no default (absent unless set).
-const OPTIONAL_KEYS: &[&str] = &["database_url"];
+const OPTIONAL_KEYS: &[&str] = &["database_url", "nats_url"];
 
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -348,6 +361,16 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             10,
             60_000,
         )?,
+        nats_url: match raw.nats_url {
+            Some(u) if !u.trim().is_empty() => {
+                if !(u.starts_with("nats://") || u.starts_with("tls://")) {
+                    return Err(invalid("nats_url", "must start with nats:// or tls://"));
+                }
+                Some(u)
+            }
+            _ => None,
+        },
+        bus_capacity: range("bus_capacity", raw.bus_capacity, 64, 1 << 22)?,
         ws: crate::ws::WsConfig {
             max_message_bytes: range(
                 "ws_max_message_bytes",
@@ -389,6 +412,24 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 "game_idle_stop_seconds",
                 raw.game_idle_stop_seconds,
             )?),
+            lease_ttl: ms("lease_ttl_ms", raw.lease_ttl_ms, 300, 600_000)?,
+            // Renew often: the last renewal is also the "last known alive" of a crashed
+            // node, which bounds the time a crash can charge to a clock.
+            lease_renew_interval: ms(
+                "heartbeat_interval_ms",
+                raw.heartbeat_interval_ms,
+                10,
+                60_000,
+            )?
+            .min(Duration::from_millis(raw.lease_ttl_ms / 3).max(Duration::from_millis(10))),
+            presence_refresh: ms("presence_refresh_ms", raw.presence_refresh_ms, 50, 600_000)?,
+            presence_ttl: Duration::from_millis(raw.presence_refresh_ms.saturating_mul(3)),
+            request_timeout: ms(
+                "game_request_timeout_ms",
+                raw.game_request_timeout_ms,
+                100,
+                600_000,
+            )?,
         },
         journal: crate::games::journal::JournalConfig {
             queue_capacity: range(

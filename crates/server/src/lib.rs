@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -49,6 +50,8 @@ pub enum ServeError {
     },
     #[error("cannot open the database: {0}")]
     Store(#[from] versus_store::StoreError),
+    #[error("cannot connect to the bus: {0}")]
+    Bus(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -98,30 +101,30 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
     tracing::info!(%addr, database = config.database_kind(), "listening");
 
     let shutdown = CancellationToken::new();
-    // Downtime accounting: the previous run's last heartbeat, read before writing new ones.
-    let alive_until_ms = store.last_heartbeat(&config.node_id).await?;
-    let heartbeat = tokio::spawn(heartbeat(
-        store.clone(),
-        config.node_id.clone(),
-        config.heartbeat_interval,
-        shutdown.clone(),
-    ));
+    let bus = match &config.nats_url {
+        Some(url) => bus::Bus::nats(url, &config.node_id, config.bus_capacity)
+            .await
+            .map_err(|e| ServeError::Bus(e.to_string()))?,
+        None => bus::Bus::in_process(config.bus_capacity),
+    };
+    // Leases this node held before a crash or restart are free again: this node's own
+    // adopter (or another node) takes the games over, accounting for the downtime.
+    let freed = store
+        .release_all_leases(&config.node_id, now_ms(), false)
+        .await?;
+    tracing::info!(node = %config.node_id, bus = bus.kind(), freed_leases = freed, "node starting");
     let (journal, journal_task) =
         JournalWriter::spawn(store.clone(), config.journal, &config.node_id);
     let games = GameHub::new(
         store.clone(),
         journal,
+        bus.clone(),
+        config.node_id.clone(),
         config.games,
-        alive_until_ms,
         shutdown.clone(),
     );
-    let recovering = games.clone();
-    tokio::spawn(async move {
-        match recovering.recover().await {
-            Ok(n) => tracing::info!(sessions = n, "resumed in-progress sessions"),
-            Err(e) => tracing::error!(error = %e, "could not list sessions to resume"),
-        }
-    });
+    games.start_background();
+    let feeds = games::feed::Feeds::new(games.clone());
     let state = AppState {
         throttle: Arc::new(LoginThrottle::new(config.login_window)),
         ws: config.ws,
@@ -129,6 +132,8 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
         store: store.clone(),
         metrics: telemetry::metrics_handle(),
         games,
+        feeds,
+        bus: bus.clone(),
         shutdown: shutdown.clone(),
     };
     let grace = state.config.shutdown_grace;
@@ -151,7 +156,7 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
         // Actors stop on the same token; once they and the hub are gone, the journal writer
         // drains what is queued and ends. Then the pool can close.
         let _ = tokio::time::timeout(grace, journal_task).await;
-        let _ = heartbeat.await;
+        bus.flush().await;
         store.close().await;
         tracing::info!("stopped");
         result
@@ -161,26 +166,6 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
         shutdown,
         task,
     })
-}
-
-/// Records every `interval` that this node is alive, until shutdown.
-async fn heartbeat(
-    store: versus_store::DynStore,
-    node_id: String,
-    interval: std::time::Duration,
-    stop: CancellationToken,
-) {
-    let mut tick = tokio::time::interval(interval);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                if let Err(e) = store.record_heartbeat(&node_id, now_ms()).await {
-                    tracing::warn!(error = %e, "heartbeat failed");
-                }
-            }
-            () = stop.cancelled() => break,
-        }
-    }
 }
 
 /// Runs until SIGINT or SIGTERM, then shuts down gracefully.

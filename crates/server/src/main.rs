@@ -47,6 +47,13 @@ struct ServeArgs {
     /// [default: sqlite://DATA_DIR/versus.db]
     #[arg(long, value_name = "URL", global = true)]
     database_url: Option<String>,
+    /// nats://HOST:4222: join a cluster through NATS (with a shared PostgreSQL database)
+    /// [env: VERSUS_NATS_URL] [default: none: one node, in-process bus]
+    #[arg(long, value_name = "URL", global = true)]
+    nats_url: Option<String>,
+    /// This node's name, unique in a cluster [env: VERSUS_NODE_ID] [default: local]
+    #[arg(long, value_name = "NAME", global = true)]
+    node_id: Option<String>,
     /// Log format [env: VERSUS_LOG_FORMAT] [default: human]
     #[arg(long, value_enum, global = true)]
     log_format: Option<LogFormat>,
@@ -66,6 +73,12 @@ impl ServeArgs {
         }
         if let Some(v) = &self.database_url {
             values.push(("database_url", v.clone()));
+        }
+        if let Some(v) = &self.nats_url {
+            values.push(("nats_url", v.clone()));
+        }
+        if let Some(v) = &self.node_id {
+            values.push(("node_id", v.clone()));
         }
         if let Some(v) = self.log_format {
             values.push((
@@ -90,6 +103,8 @@ impl ServeArgs {
             listen: other.listen.or(self.listen),
             data_dir: other.data_dir.or(self.data_dir),
             database_url: other.database_url.or(self.database_url),
+            nats_url: other.nats_url.or(self.nats_url),
+            node_id: other.node_id.or(self.node_id),
             log_format: other.log_format.or(self.log_format),
             log_level: other.log_level.or(self.log_level),
         }

@@ -8,8 +8,10 @@ use versus_store::DynStore;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::LoginThrottle;
+use crate::bus::Bus;
 use crate::config::Config;
 use crate::games::GameHub;
+use crate::games::feed::Feeds;
 use crate::ws::WsConfig;
 
 #[derive(Clone)]
@@ -19,6 +21,10 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     pub metrics: PrometheusHandle,
     pub games: GameHub,
+    /// This node's deliveries of game events to its WebSocket subscribers.
+    pub feeds: Feeds,
+    /// The cluster's bus (in-process without NATS).
+    pub bus: Bus,
     pub ws: WsConfig,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,

@@ -25,7 +25,8 @@ use versus_protocol::{
 };
 
 use crate::auth;
-use crate::games::{ActOk, Action, GameError, GameHub, Kick, Subscription, Wire};
+use crate::games::feed::{Feeds, LocalSubscriber};
+use crate::games::{ActOk, Action, GameError, GameHub, Kick, Wire};
 use crate::routes::accounts::public_player;
 use crate::state::AppState;
 
@@ -179,6 +180,7 @@ async fn handshake(socket: &mut WebSocket, state: &AppState) -> Option<PlayerRef
 async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
     let cfg = state.ws;
     let hub = state.games.clone();
+    let feeds = state.feeds.clone();
     let conn_id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     let (outbox, mut outbox_rx) = mpsc::channel::<Wire>(cfg.outbox_capacity.max(1));
     let kick = Kick::default();
@@ -204,7 +206,7 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
                 last_heard = Instant::now();
                 match frame {
                     Message::Text(text) => {
-                        let ctx = Ctx { hub: &hub, player: &player, conn_id, outbox: &outbox, kick: &kick, cfg: &cfg };
+                        let ctx = Ctx { hub: &hub, feeds: &feeds, player: &player, conn_id, outbox: &outbox, kick: &kick, cfg: &cfg };
                         if let Some(reply) = handle_text(&ctx, text.as_str(), &mut subscriptions, &mut pending)
                             && !send(&mut socket, &reply).await
                         {
@@ -235,12 +237,13 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
         }
     }
     for game_id in subscriptions {
-        hub.unsubscribe(game_id, conn_id, player.id);
+        feeds.unsubscribe(game_id, conn_id);
     }
 }
 
 struct Ctx<'a> {
     hub: &'a GameHub,
+    feeds: &'a Feeds,
     player: &'a PlayerRef,
     conn_id: u64,
     outbox: &'a mpsc::Sender<Wire>,
@@ -306,9 +309,9 @@ fn handle_text(
                 ));
             }
             subscriptions.insert(game_id);
-            ctx.hub.subscribe(
+            ctx.feeds.subscribe(
                 game_id,
-                Subscription {
+                LocalSubscriber {
                     conn_id: ctx.conn_id,
                     player: ctx.player.clone(),
                     request_id: id,
@@ -328,7 +331,7 @@ fn handle_text(
                     "not subscribed to that game",
                 ));
             }
-            ctx.hub.unsubscribe(game_id, ctx.conn_id, ctx.player.id);
+            ctx.feeds.unsubscribe(game_id, ctx.conn_id);
             return Some(ServerMessage::Unsubscribed { id, game_id });
         }
         ClientMessage::Join { id, game_id } => (id, game_id, Action::Join),
@@ -358,13 +361,13 @@ fn handle_text(
             "too many requests in flight on this connection",
         ));
     }
-    let rx = ctx.hub.act_detached(game_id, ctx.player.clone(), action);
+    let hub = ctx.hub.clone();
+    let player = ctx.player.clone();
     pending.push(Box::pin(async move {
-        match rx.await {
-            Ok(Ok(ActOk::Move(ack))) => ServerMessage::MoveAck { id, ack },
-            Ok(Ok(ActOk::Action(ack))) => ServerMessage::ActionAck { id, ack },
-            Ok(Err(e)) => game_error(id, e),
-            Err(_) => error(id, ErrorCode::Internal, "internal error"),
+        match hub.act(game_id, player, action).await {
+            Ok(ActOk::Move(ack)) => ServerMessage::MoveAck { id, ack },
+            Ok(ActOk::Action(ack)) => ServerMessage::ActionAck { id, ack },
+            Err(e) => game_error(id, e),
         }
     }));
     None

@@ -35,6 +35,10 @@ pub enum StoreError {
     EmailTaken,
     #[error("not found")]
     NotFound,
+    /// The append carried a fencing number that is no longer the game's: another node owns
+    /// the game now.
+    #[error("fenced: the lease of the game has moved on")]
+    Fenced,
     /// A uniqueness rule of the journal was broken (duplicate seq or client move id).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -143,6 +147,29 @@ pub trait Store: Send + Sync + 'static {
     /// Records that `node_id` was alive at `at_ms` (so downtime can be measured after a crash).
     async fn record_heartbeat(&self, node_id: &str, at_ms: i64) -> Result<()>;
     async fn last_heartbeat(&self, node_id: &str) -> Result<Option<i64>>;
+
+    // --- leases (ownership of live games) ---------------------------------------------------
+
+    /// Takes the game's lease for `node` if it is free (expired or released) or already
+    /// `node`'s; the fencing number grows by one on every acquisition.
+    async fn acquire_lease(
+        &self,
+        game_id: Uuid,
+        node: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<LeaseOutcome>;
+    /// Extends every lease `node` holds; returns the games whose lease it still holds.
+    async fn renew_leases(&self, node: &str, now_ms: i64, ttl_ms: i64) -> Result<Vec<Uuid>>;
+    /// Lets go of one lease (if still held with `fence`), on purpose.
+    async fn release_lease(&self, game_id: Uuid, node: &str, fence: i64, now_ms: i64)
+    -> Result<()>;
+    /// Lets go of every lease `node` holds (start-up after a crash, drain). With
+    /// `on_purpose = false` the release is recorded as a crash (the holder did not hand over).
+    async fn release_all_leases(&self, node: &str, now_ms: i64, on_purpose: bool) -> Result<u64>;
+    /// Games whose current session is in progress and whose lease has expired: nobody runs
+    /// their clocks. At most `limit`.
+    async fn orphaned_games(&self, now_ms: i64, limit: i64) -> Result<Vec<Uuid>>;
 }
 
 /// A shared handle to whichever store the configuration chose.

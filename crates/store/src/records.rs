@@ -193,6 +193,9 @@ pub struct JournalEntry {
     pub seat_results: Vec<SeatResult>,
     /// A session created by this event (a rematch).
     pub new_session: Option<NewSessionBundle>,
+    /// The writer's lease fencing number: when set, the append is refused (`Fenced`) unless
+    /// the game's lease still carries exactly this number.
+    pub fence: Option<i64>,
 }
 
 impl JournalEntry {
@@ -204,6 +207,7 @@ impl JournalEntry {
             seat: None,
             seat_results: Vec::new(),
             new_session: None,
+            fence: None,
         }
     }
 }
@@ -228,4 +232,23 @@ pub struct LobbyEntry {
     pub game: GameRecord,
     pub session: SessionRecord,
     pub seats: Vec<SeatRecord>,
+}
+
+/// The result of trying to take a game's lease.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LeaseOutcome {
+    /// This node holds the lease now, with `fence`.
+    Acquired {
+        fence: i64,
+        /// The previous holder, if any held it before.
+        previous_owner: Option<String>,
+        /// When the previous holder was last known alive (its last renewal or release).
+        previous_alive_ms: i64,
+        /// Whether the previous holder released it on purpose (else it died or was cut off).
+        previous_released: bool,
+    },
+    /// Another node holds a live lease until `expires_at_ms`.
+    Held { owner: String, expires_at_ms: i64 },
+    /// No such game.
+    NotFound,
 }

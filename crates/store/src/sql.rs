@@ -647,7 +647,9 @@ macro_rules! impl_common_store {
                          start_time = COALESCE($4, start_time), \
                          end_time = COALESCE($5, end_time), \
                          result = COALESCE($6, result) \
-                         WHERE id = $1 AND last_seq = $7",
+                         WHERE id = $1 AND last_seq = $7 \
+                         AND ($8 IS NULL OR EXISTS (SELECT 1 FROM games g \
+                              WHERE g.id = game_sessions.game_id AND g.lease_fence = $8))",
                     )
                     .bind(&session_id)
                     .bind(event.seq)
@@ -656,6 +658,7 @@ macro_rules! impl_common_store {
                     .bind(update.and_then(|u| u.end_time_ms))
                     .bind(update.and_then(|u| u.result.as_deref()))
                     .bind(event.seq.saturating_sub(1))
+                    .bind(entry.fence)
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::sql::map_conflict)?;
@@ -666,6 +669,18 @@ macro_rules! impl_common_store {
                                 .bind(&session_id)
                                 .fetch_optional(&mut *tx)
                                 .await?;
+                        if let Some(fence) = entry.fence {
+                            let current: Option<i64> = sqlx::query_scalar(
+                                "SELECT g.lease_fence FROM games g JOIN game_sessions s ON s.game_id = g.id \
+                                 WHERE s.id = $1",
+                            )
+                            .bind(&session_id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                            if current.is_some_and(|c| c != fence) {
+                                return Err($crate::StoreError::Fenced);
+                            }
+                        }
                         return Err(match last {
                             None => $crate::StoreError::NotFound,
                             Some(last) => $crate::StoreError::Conflict(format!(
@@ -792,6 +807,115 @@ macro_rules! impl_common_store {
                     .bind(node_id)
                     .fetch_optional(&self.pool)
                     .await?)
+            }
+
+            async fn acquire_lease(
+                &self,
+                game_id: uuid::Uuid,
+                node: &str,
+                now_ms: i64,
+                ttl_ms: i64,
+            ) -> $crate::Result<$crate::LeaseOutcome> {
+                let id = game_id.to_string();
+                // Read the previous holder first, then take the lease with a guarded update
+                // that fails if anyone else changed it in between (compare-and-set on fence).
+                let current: Option<(Option<String>, i64, i64, i64, bool)> = sqlx::query_as(
+                    "SELECT lease_owner, lease_fence, lease_expires_at, lease_renewed_at, lease_released \
+                     FROM games WHERE id = $1",
+                )
+                .bind(&id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some((owner, fence, expires_at, renewed_at, released)) = current else {
+                    return Ok($crate::LeaseOutcome::NotFound);
+                };
+                let mine = owner.as_deref() == Some(node);
+                if expires_at > now_ms && !mine {
+                    return Ok($crate::LeaseOutcome::Held {
+                        owner: owner.unwrap_or_default(),
+                        expires_at_ms: expires_at,
+                    });
+                }
+                let done = sqlx::query(
+                    "UPDATE games SET lease_fence = $3, lease_owner = $2, lease_expires_at = $5, \
+                     lease_renewed_at = $4, lease_released = FALSE \
+                     WHERE id = $1 AND lease_fence = $6",
+                )
+                .bind(&id)
+                .bind(node)
+                .bind(fence + 1)
+                .bind(now_ms)
+                .bind(now_ms.saturating_add(ttl_ms))
+                .bind(fence)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    // Someone else acquired it between the read and the update.
+                    return Box::pin(self.acquire_lease(game_id, node, now_ms, ttl_ms)).await;
+                }
+                Ok($crate::LeaseOutcome::Acquired {
+                    fence: fence + 1,
+                    previous_owner: owner,
+                    previous_alive_ms: renewed_at,
+                    previous_released: released,
+                })
+            }
+
+            async fn renew_leases(&self, node: &str, now_ms: i64, ttl_ms: i64) -> $crate::Result<Vec<uuid::Uuid>> {
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "UPDATE games SET lease_expires_at = $3, lease_renewed_at = $2 \
+                     WHERE lease_owner = $1 AND lease_released = FALSE AND lease_expires_at > $2 \
+                     RETURNING id",
+                )
+                .bind(node)
+                .bind(now_ms)
+                .bind(now_ms.saturating_add(ttl_ms))
+                .fetch_all(&self.pool)
+                .await?;
+                ids.iter().map(|s| $crate::sql::parse_id(s)).collect()
+            }
+
+            async fn release_lease(&self, game_id: uuid::Uuid, node: &str, fence: i64, now_ms: i64) -> $crate::Result<()> {
+                sqlx::query(
+                    "UPDATE games SET lease_expires_at = $4, lease_renewed_at = $4, lease_released = TRUE \
+                     WHERE id = $1 AND lease_owner = $2 AND lease_fence = $3",
+                )
+                .bind(game_id.to_string())
+                .bind(node)
+                .bind(fence)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn release_all_leases(&self, node: &str, now_ms: i64, on_purpose: bool) -> $crate::Result<u64> {
+                // After a crash the holder's last renewal stays as "last known alive".
+                let done = sqlx::query(
+                    "UPDATE games SET lease_expires_at = $2, \
+                     lease_renewed_at = CASE WHEN $3 THEN $2 ELSE lease_renewed_at END, \
+                     lease_released = $3 \
+                     WHERE lease_owner = $1 AND lease_released = FALSE",
+                )
+                .bind(node)
+                .bind(now_ms)
+                .bind(on_purpose)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn orphaned_games(&self, now_ms: i64, limit: i64) -> $crate::Result<Vec<uuid::Uuid>> {
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "SELECT g.id FROM games g JOIN game_sessions s ON s.id = g.current_session_id \
+                     WHERE s.state = 'in_progress' AND g.lease_expires_at <= $1 \
+                     ORDER BY g.lease_expires_at LIMIT $2",
+                )
+                .bind(now_ms)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                ids.iter().map(|s| $crate::sql::parse_id(s)).collect()
             }
         }
 

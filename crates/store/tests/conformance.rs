@@ -4,9 +4,9 @@
 use uuid::Uuid;
 use versus_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_server_url};
 use versus_store::{
-    ConnectOptions, DynStore, EventRecord, JournalEntry, LobbyQuery, NewGame, NewPlayer, NewSeat,
-    NewSession, NewSessionBundle, NewToken, ProfileUpdate, SeatResult, SessionUpdate, StoreError,
-    connect,
+    ConnectOptions, DynStore, EventRecord, JournalEntry, LeaseOutcome, LobbyQuery, NewGame,
+    NewPlayer, NewSeat, NewSession, NewSessionBundle, NewToken, ProfileUpdate, SeatResult,
+    SessionUpdate, StoreError, connect,
 };
 
 /// A store plus whatever keeps its database alive for the test's duration.
@@ -83,6 +83,10 @@ conformance!(
     a_large_batch_commits_in_one_call,
     concurrent_appends_of_one_seq_admit_exactly_one,
     concurrent_appends_to_different_sessions_all_commit,
+    a_lease_is_held_by_one_node_until_it_expires_or_is_released,
+    renewing_keeps_only_the_leases_a_node_still_holds,
+    an_append_with_a_stale_fence_is_refused,
+    orphaned_games_are_in_progress_games_with_expired_leases,
 );
 
 fn new_player(username: &str, email: &str) -> NewPlayer {
@@ -1184,4 +1188,164 @@ async fn concurrent_appends_to_different_sessions_all_commit(store: DynStore) {
         let sid = t.await.unwrap();
         assert_eq!(store.session(sid).await.unwrap().unwrap().last_seq, 12);
     }
+}
+
+async fn a_started_game(store: &DynStore) -> (Uuid, Uuid) {
+    let alice = player(store, "alice").await;
+    let bob = player(store, "bob").await;
+    let game = new_game(alice, "tictactoe", "public", T0);
+    let first = bundle(game.id, 1, "in_progress", &[alice, bob]);
+    let ids = (game.id, first.session.id);
+    store.create_game(game, first).await.unwrap();
+    ids
+}
+
+async fn a_lease_is_held_by_one_node_until_it_expires_or_is_released(store: DynStore) {
+    let (game, _) = a_started_game(&store).await;
+    let first = store.acquire_lease(game, "n1", 1_000, 5_000).await.unwrap();
+    let LeaseOutcome::Acquired {
+        fence: f1,
+        previous_owner: None,
+        ..
+    } = first
+    else {
+        panic!("{first:?}")
+    };
+    let held = store.acquire_lease(game, "n2", 2_000, 5_000).await.unwrap();
+    assert_eq!(
+        held,
+        LeaseOutcome::Held {
+            owner: "n1".into(),
+            expires_at_ms: 6_000
+        }
+    );
+    // The holder may take it again (a restart of the same node); the fence still grows.
+    let again = store.acquire_lease(game, "n1", 2_500, 5_000).await.unwrap();
+    let LeaseOutcome::Acquired { fence: f2, .. } = again else {
+        panic!("{again:?}")
+    };
+    assert!(f2 > f1);
+    // Expired: another node takes over and learns when the holder was last alive.
+    let taken = store.acquire_lease(game, "n2", 7_600, 5_000).await.unwrap();
+    let LeaseOutcome::Acquired {
+        fence: f3,
+        previous_owner,
+        previous_alive_ms,
+        previous_released,
+    } = taken
+    else {
+        panic!("{taken:?}")
+    };
+    assert!(f3 > f2);
+    assert_eq!(previous_owner.as_deref(), Some("n1"));
+    assert_eq!(previous_alive_ms, 2_500);
+    assert!(!previous_released, "n1 died holding it");
+    // Released on purpose: free at once for anyone.
+    store.release_lease(game, "n2", f3, 8_000).await.unwrap();
+    let after = store.acquire_lease(game, "n3", 8_001, 5_000).await.unwrap();
+    let LeaseOutcome::Acquired {
+        previous_released: true,
+        previous_alive_ms: 8_000,
+        ..
+    } = after
+    else {
+        panic!("{after:?}")
+    };
+    let missing = store
+        .acquire_lease(Uuid::now_v7(), "n1", 1, 1)
+        .await
+        .unwrap();
+    assert_eq!(missing, LeaseOutcome::NotFound);
+}
+
+async fn renewing_keeps_only_the_leases_a_node_still_holds(store: DynStore) {
+    let (g1, _) = a_started_game(&store).await;
+    let alice = player(&store, "carol").await;
+    let game = new_game(alice, "tictactoe", "public", T0);
+    let g2 = game.id;
+    store
+        .create_game(game, bundle(g2, 1, "in_progress", &[alice]))
+        .await
+        .unwrap();
+    store.acquire_lease(g1, "n1", 1_000, 5_000).await.unwrap();
+    store.acquire_lease(g2, "n1", 1_000, 5_000).await.unwrap();
+    let mut held = store.renew_leases("n1", 3_000, 5_000).await.unwrap();
+    held.sort();
+    let mut both = vec![g1, g2];
+    both.sort();
+    assert_eq!(held, both);
+    // n1 stalls past expiry; n2 takes g2 over; n1's renewal no longer covers g2 (nor g1,
+    // which expired: a node that lost touch must re-acquire, not silently renew).
+    store.acquire_lease(g2, "n2", 8_500, 5_000).await.unwrap();
+    assert!(
+        store
+            .renew_leases("n1", 9_000, 5_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.renew_leases("n2", 9_000, 5_000).await.unwrap(),
+        vec![g2]
+    );
+    assert_eq!(
+        store.release_all_leases("n2", 9_500, false).await.unwrap(),
+        1
+    );
+    let next = store.acquire_lease(g2, "n3", 9_600, 5_000).await.unwrap();
+    let LeaseOutcome::Acquired {
+        previous_alive_ms: 9_000,
+        previous_released: false,
+        ..
+    } = next
+    else {
+        panic!("{next:?}")
+    };
+}
+
+async fn an_append_with_a_stale_fence_is_refused(store: DynStore) {
+    let (game, sid) = a_started_game(&store).await;
+    let LeaseOutcome::Acquired { fence: old, .. } =
+        store.acquire_lease(game, "n1", 1_000, 1_000).await.unwrap()
+    else {
+        panic!()
+    };
+    let LeaseOutcome::Acquired { fence: new, .. } =
+        store.acquire_lease(game, "n2", 5_000, 1_000).await.unwrap()
+    else {
+        panic!()
+    };
+    let last = store.session(sid).await.unwrap().unwrap().last_seq;
+    let stale = JournalEntry {
+        fence: Some(old),
+        ..JournalEntry::event(event(sid, last + 1, "moved"))
+    };
+    let refused = store.append_journal(&[stale]).await;
+    assert!(matches!(refused, Err(StoreError::Fenced)), "{refused:?}");
+    assert_eq!(
+        store.session(sid).await.unwrap().unwrap().last_seq,
+        last,
+        "nothing appended"
+    );
+    let fresh = JournalEntry {
+        fence: Some(new),
+        ..JournalEntry::event(event(sid, last + 1, "moved"))
+    };
+    store.append_journal(&[fresh]).await.unwrap();
+    assert_eq!(
+        store.session(sid).await.unwrap().unwrap().last_seq,
+        last + 1
+    );
+}
+
+async fn orphaned_games_are_in_progress_games_with_expired_leases(store: DynStore) {
+    let (game, _) = a_started_game(&store).await;
+    assert_eq!(
+        store.orphaned_games(1_000, 10).await.unwrap(),
+        vec![game],
+        "never leased"
+    );
+    store.acquire_lease(game, "n1", 1_000, 5_000).await.unwrap();
+    assert!(store.orphaned_games(2_000, 10).await.unwrap().is_empty());
+    assert_eq!(store.orphaned_games(6_000, 10).await.unwrap(), vec![game]);
 }

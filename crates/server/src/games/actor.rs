@@ -1,9 +1,11 @@
-//! The actor of one game: the single owner of its current session's state.
+//! The actor of one game: the single owner of its current session's state, on the one node
+//! that holds the game's lease.
 //!
 //! Every change follows the same path: validate against the state (on a copy of the rules),
-//! build the events, commit them through the journal writer, and only after the commit apply
-//! them to the state ([`Live::apply`]), reply, and fan them out. If a commit fails the actor
-//! stops without touching its state; the next request reloads the game from the journal.
+//! build the events, commit them through the journal writer (fenced by the lease), and only
+//! after the commit apply them to the state ([`Live::apply`]), reply, and publish them on the
+//! bus. If a commit fails the actor stops without touching its state; the next request
+//! reloads the game from the journal — here or on another node.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,109 +15,155 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 use versus_protocol::{
     ActionAck, DrawAction, ErrorCode, GameEvent, GameResult, GameSettings, MoveAck, PlayerRef,
-    Role, ServerMessage, SessionState, close_code,
+    Role, SessionState,
 };
 use versus_rules::{MoveError, Outcome, Status};
 use versus_store::{
-    EventRecord, JournalEntry, NewSeat, NewSession, NewSessionBundle, SeatResult, SessionUpdate,
+    EventRecord, JournalEntry, LeaseOutcome, NewSeat, NewSession, NewSessionBundle, SeatResult,
+    SessionUpdate,
 };
 
 use super::state::{GameMeta, Live, clock};
-use super::{ActOk, Action, Command, GameError, HubInner, Subscription, Wire};
+use super::{ActOk, Action, Command, FeedStart, GameError, GameReply, GameRequest, HubInner};
+use crate::bus::{BusMessage, Subscription, game_cmd_subject, game_events_subject};
 use crate::{now_ms, time_from_ms};
 
-struct Subscriber {
-    player: PlayerRef,
-    outbox: mpsc::Sender<Wire>,
-    kick: super::Kick,
+/// How this actor came to own the game (from its lease).
+#[derive(Debug, Clone)]
+struct Ownership {
+    fence: i64,
+    acquired_at_ms: i64,
+    previous_owner: Option<String>,
+    previous_alive_ms: i64,
+    previous_released: bool,
 }
 
 struct Actor {
     hub: Arc<HubInner>,
     meta: GameMeta,
     live: Live,
-    subscribers: HashMap<u64, Subscriber>,
+    lease: Ownership,
+    /// Per player, the nodes where they have a live subscription and when each last said so.
+    presence: HashMap<Uuid, HashMap<String, i64>>,
     idle_since: tokio::time::Instant,
 }
 
 /// Why the actor must stop.
 struct Fatal;
 
-/// Loads the game and serves its mailbox until idle, failed or shut down.
+/// How the actor's loop ended.
+enum Exit {
+    /// Let the lease go on purpose (idle, drain, failure): another node may take over at once.
+    Release,
+    /// The lease is gone already: touch nothing.
+    Lost,
+}
+
+/// Answers every queued command with `reply` (the actor is not serving).
+async fn refuse_all(rx: &mut mpsc::Receiver<Command>, reply: GameReply) {
+    rx.close();
+    while let Some(cmd) = rx.recv().await {
+        if let Command::Request { reply: tx, .. } = cmd {
+            let _ = tx.send(reply.clone());
+        }
+    }
+}
+
+/// Takes the lease, loads the game and serves requests (from this node's mailbox and from
+/// the bus) until idle, failed, fenced or shut down.
 pub(crate) async fn run(
     hub: Arc<HubInner>,
     game_id: Uuid,
     me: mpsc::Sender<Command>,
     mut rx: mpsc::Receiver<Command>,
 ) {
-    let mut actor = match load(&hub, game_id).await {
-        Ok(Some(a)) => a,
-        Ok(None) => {
+    let ttl = hub.config.lease_ttl.as_millis() as i64;
+    let acquired_at_ms = now_ms();
+    let lease = match hub
+        .store
+        .acquire_lease(game_id, &hub.node, acquired_at_ms, ttl)
+        .await
+    {
+        Ok(LeaseOutcome::Acquired {
+            fence,
+            previous_owner,
+            previous_alive_ms,
+            previous_released,
+        }) => Ownership {
+            fence,
+            acquired_at_ms,
+            previous_owner,
+            previous_alive_ms,
+            previous_released,
+        },
+        Ok(LeaseOutcome::Held { .. }) => {
+            // Another node owns it and will answer on the bus; until then, ask again.
             hub.forget(game_id, &me);
-            rx.close();
-            while let Some(cmd) = rx.recv().await {
-                cmd.fail(GameError::not_found());
-            }
+            refuse_all(&mut rx, GameReply::Retry).await;
+            return;
+        }
+        Ok(LeaseOutcome::NotFound) => {
+            hub.forget(game_id, &me);
+            refuse_all(&mut rx, GameReply::Error(GameError::not_found())).await;
             return;
         }
         Err(e) => {
-            tracing::error!(%game_id, error = %e, "cannot load game");
+            tracing::error!(%game_id, error = %e, "cannot take the game's lease");
             hub.forget(game_id, &me);
-            rx.close();
-            while let Some(cmd) = rx.recv().await {
-                cmd.fail(GameError::internal());
-            }
+            refuse_all(&mut rx, GameReply::Error(GameError::internal())).await;
             return;
         }
     };
-    if actor.resume_after_downtime().await.is_err() {
-        hub.forget(game_id, &me);
-        return;
-    }
-    metrics::gauge!("games_loaded").increment(1.0);
-    let shutdown = hub.shutdown.clone();
-    loop {
-        let deadline = actor.deadline();
-        let timer = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            cmd = rx.recv() => {
-                let Some(cmd) = cmd else { break };
-                actor.idle_since = tokio::time::Instant::now();
-                if actor.handle(cmd).await.is_err() {
-                    break;
-                }
-            }
-            () = timer => {
-                match actor.on_timer().await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        // Idle: stop, but first answer whatever raced in.
-                        hub.forget(game_id, &me);
-                        rx.close();
-                        while let Some(cmd) = rx.recv().await {
-                            if actor.handle(cmd).await.is_err() { break; }
-                        }
-                        break;
-                    }
-                    Err(Fatal) => break,
-                }
-            }
-            () = shutdown.cancelled() => break,
-        }
-    }
+    let fence = lease.fence;
+    let exit = serve(&hub, game_id, lease, &mut rx).await;
     hub.forget(game_id, &me);
-    for sub in actor.subscribers.values() {
-        sub.kick.kick(close_code::GOING_AWAY);
+    if let Exit::Release = exit
+        && let Err(e) = hub
+            .store
+            .release_lease(game_id, &hub.node, fence, now_ms())
+            .await
+    {
+        tracing::warn!(%game_id, error = %e, "cannot release the game's lease");
     }
-    metrics::gauge!("games_loaded").decrement(1.0);
+    refuse_all(&mut rx, GameReply::Retry).await;
 }
 
-async fn load(hub: &Arc<HubInner>, game_id: Uuid) -> Result<Option<Actor>, String> {
+async fn serve(
+    hub: &Arc<HubInner>,
+    game_id: Uuid,
+    lease: Ownership,
+    rx: &mut mpsc::Receiver<Command>,
+) -> Exit {
+    // Subscribe before loading, so no request sent after the load can be missed.
+    let mut cmds = match hub.bus.subscribe(game_cmd_subject(game_id)).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(%game_id, error = %e, "cannot subscribe to the game's commands");
+            return Exit::Release;
+        }
+    };
+    let mut actor = match load(hub, game_id, lease).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return Exit::Release,
+        Err(e) => {
+            tracing::error!(%game_id, error = %e, "cannot load game");
+            return Exit::Release;
+        }
+    };
+    if actor.resume_after_takeover().await.is_err() {
+        return Exit::Release;
+    }
+    metrics::gauge!("games_loaded").increment(1.0);
+    let exit = actor.run(rx, &mut cmds).await;
+    metrics::gauge!("games_loaded").decrement(1.0);
+    exit
+}
+
+async fn load(
+    hub: &Arc<HubInner>,
+    game_id: Uuid,
+    lease: Ownership,
+) -> Result<Option<Actor>, String> {
     let store = &hub.store;
     let Some(game) = store.game(game_id).await.map_err(|e| e.to_string())? else {
         return Ok(None);
@@ -154,7 +202,8 @@ async fn load(hub: &Arc<HubInner>, game_id: Uuid) -> Result<Option<Actor>, Strin
         hub: hub.clone(),
         meta,
         live,
-        subscribers: HashMap::new(),
+        lease,
+        presence: HashMap::new(),
         idle_since: tokio::time::Instant::now(),
     }))
 }
@@ -179,37 +228,140 @@ fn err(code: ErrorCode, message: impl Into<String>) -> GameError {
 }
 
 impl Actor {
+    async fn run(&mut self, rx: &mut mpsc::Receiver<Command>, cmds: &mut Subscription) -> Exit {
+        let shutdown = self.hub.shutdown.clone();
+        loop {
+            let deadline = self.deadline();
+            let timer = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                cmd = rx.recv() => {
+                    let Some(cmd) = cmd else { return Exit::Release };
+                    self.idle_since = tokio::time::Instant::now();
+                    match cmd {
+                        Command::Request { request, reply } => {
+                            let (answer, fatal) = self.request(request).await;
+                            let _ = reply.send(answer);
+                            if fatal { return Exit::Release; }
+                        }
+                        Command::LeaseLost { checked_at_ms } => {
+                            if self.lease.acquired_at_ms + 1000 < checked_at_ms {
+                                tracing::warn!(game_id = %self.meta.id, "lease lost; stopping");
+                                return Exit::Lost;
+                            }
+                        }
+                    }
+                }
+                msg = cmds.next() => {
+                    let Some(msg) = msg else { return Exit::Release };
+                    self.idle_since = tokio::time::Instant::now();
+                    if self.bus_request(msg).await { return Exit::Release; }
+                }
+                () = timer => {
+                    match self.on_timer().await {
+                        Ok(true) => {}
+                        Ok(false) => return Exit::Release,
+                        Err(Fatal) => return Exit::Release,
+                    }
+                }
+                () = shutdown.cancelled() => return Exit::Release,
+            }
+        }
+    }
+
+    /// Serves a request that came over the bus; returns whether the actor must stop.
+    async fn bus_request(&mut self, msg: BusMessage) -> bool {
+        let (answer, fatal) = match serde_json::from_slice::<GameRequest>(&msg.payload) {
+            Ok(request) => self.request(request).await,
+            Err(_) => (GameReply::Error(GameError::internal()), false),
+        };
+        if let Ok(bytes) = serde_json::to_vec(&answer) {
+            self.hub.bus.reply(&msg, bytes.into()).await;
+        }
+        fatal
+    }
+
+    /// Answers one request; the flag says the actor must stop (a commit failed).
+    async fn request(&mut self, request: GameRequest) -> (GameReply, bool) {
+        match request {
+            GameRequest::Snapshot => (
+                GameReply::Snapshot(Box::new(self.live.view(&self.meta, &self.connected()))),
+                false,
+            ),
+            GameRequest::Events { after } => {
+                let events = self
+                    .live
+                    .events
+                    .iter()
+                    .filter(|e| e.seq > after)
+                    .map(|e| self.live.envelope(&self.meta, e))
+                    .collect();
+                (GameReply::Events(events), false)
+            }
+            GameRequest::Act { player, action } => match self.act(player, action).await {
+                Ok(ok) => (GameReply::Act(ok), false),
+                Err(e) => {
+                    let fatal = e.code == ErrorCode::Internal;
+                    (GameReply::Error(e), fatal)
+                }
+            },
+            GameRequest::Feed {
+                player,
+                session_id,
+                since_seq,
+            } => (
+                GameReply::Feed(Box::new(self.feed_start(&player, session_id, since_seq))),
+                false,
+            ),
+            GameRequest::Presence {
+                node,
+                player,
+                connected,
+            } => match self.presence(node, player, connected).await {
+                Ok(()) => (GameReply::Done, false),
+                Err(Fatal) => (GameReply::Error(GameError::internal()), true),
+            },
+        }
+    }
+
+    fn is_connected(&self, player: Uuid) -> bool {
+        let fresh_after = now_ms() - self.hub.config.presence_ttl.as_millis() as i64;
+        self.presence
+            .get(&player)
+            .is_some_and(|nodes| nodes.values().any(|at| *at >= fresh_after))
+    }
+
     fn connected(&self) -> Vec<bool> {
         self.live
             .seats
             .iter()
-            .map(|p| {
-                p.as_ref()
-                    .is_some_and(|p| self.subscribers.values().any(|s| s.player.id == p.id))
-            })
+            .map(|p| p.as_ref().is_some_and(|p| self.is_connected(p.id)))
             .collect()
     }
 
-    fn is_connected(&self, player: Uuid) -> bool {
-        self.subscribers.values().any(|s| s.player.id == player)
-    }
-
-    /// The next moment the actor must wake up by itself: a clock running out, or the idle
-    /// stop when nobody is watching and no deadline is pending.
+    /// The next moment the actor must wake up by itself: a clock running out, a presence to
+    /// expire, or the idle stop when nobody is here and no deadline is pending.
     fn deadline(&self) -> Option<tokio::time::Instant> {
+        let now = tokio::time::Instant::now();
         if self.live.state == SessionState::InProgress
             && let Some(at_ms) = self.live.clocks.as_ref().and_then(clock::deadline_ms)
         {
-            let wait = (at_ms - now_ms()).max(0) as u64;
-            return Some(tokio::time::Instant::now() + Duration::from_millis(wait));
+            let wait = Duration::from_millis((at_ms - now_ms()).max(0) as u64);
+            let presence = (!self.presence.is_empty()).then_some(self.hub.config.presence_refresh);
+            return Some(now + presence.map_or(wait, |p| p.min(wait)));
         }
-        if self.subscribers.is_empty() {
-            return Some(self.idle_since + self.hub.config.idle_stop);
+        if !self.presence.is_empty() {
+            return Some(now + self.hub.config.presence_refresh);
         }
-        None
+        Some(self.idle_since + self.hub.config.idle_stop)
     }
 
-    /// Handles a timer: flags a fallen clock (`Ok(true)`), or reports idleness (`Ok(false)`).
+    /// Handles a timer: flags a fallen clock, expires presences of silent nodes; `Ok(false)`
+    /// when the actor is idle and should stop.
     async fn on_timer(&mut self) -> Result<bool, Fatal> {
         if self.live.state == SessionState::InProgress
             && let Some(c) = self.live.clocks.clone()
@@ -217,18 +369,18 @@ impl Actor {
             && clock::remaining_now(&c, running, now_ms()) <= 0
         {
             self.flag(running).await?;
-            return Ok(true);
         }
-        if self.live.state == SessionState::InProgress
+        self.expire_presence().await?;
+        let clock_running = self.live.state == SessionState::InProgress
             && self
                 .live
                 .clocks
                 .as_ref()
-                .is_some_and(|c| c.running.is_some())
-        {
-            return Ok(true); // woke early; the next loop recomputes the deadline
-        }
-        Ok(!self.subscribers.is_empty())
+                .is_some_and(|c| c.running.is_some());
+        let idle = self.presence.is_empty()
+            && !clock_running
+            && self.idle_since.elapsed() >= self.hub.config.idle_stop;
+        Ok(!idle)
     }
 
     async fn flag(&mut self, seat: u32) -> Result<(), Fatal> {
@@ -255,37 +407,48 @@ impl Actor {
         (seat + 1) % (self.meta.seats as u32)
     }
 
-    /// After a restart (the session's last event predates this run), records how long the
-    /// server was down so clocks and seat holds do not charge it.
-    async fn resume_after_downtime(&mut self) -> Result<(), Fatal> {
-        if self.live.state != SessionState::InProgress {
+    /// After a crash, a restart or a takeover, records how long nobody ran the game, so
+    /// clocks and seat holds are not charged for it. A clean hand-over of an untimed game
+    /// needs nothing.
+    async fn resume_after_takeover(&mut self) -> Result<(), Fatal> {
+        if self.live.state != SessionState::InProgress || self.lease.previous_owner.is_none() {
             return Ok(());
         }
-        let last_at = self.live.events.last().map(|e| e.at_ms).unwrap_or(0);
-        if last_at >= self.hub.started_at_ms {
+        let clocks_running = self
+            .live
+            .clocks
+            .as_ref()
+            .is_some_and(|c| c.running.is_some());
+        let crashed = !self.lease.previous_released;
+        if !crashed && !clocks_running {
             return Ok(());
         }
         let now = now_ms();
-        let alive_until = self
-            .hub
-            .alive_until_ms
-            .unwrap_or(last_at)
-            .max(last_at)
-            .min(now);
+        let last_at = self.live.events.last().map(|e| e.at_ms).unwrap_or(0);
+        let alive_until = self.lease.previous_alive_ms.max(last_at).min(now);
         let paused_ms = now - alive_until;
         let clocks = self
             .live
             .clocks
             .as_ref()
             .map(|c| clock::resumed(c, alive_until, now));
-        let hold_until = time_from_ms(now + self.hub.config.seat_hold.as_millis() as i64);
+        let fresh_hold = time_from_ms(now + self.hub.config.seat_hold.as_millis() as i64);
         let holds = self
             .live
             .seats
             .iter()
-            .map(|p| p.as_ref().map(|_| hold_until))
+            .zip(&self.live.holds)
+            .map(|(p, h)| match (p, h) {
+                (None, _) => None,
+                // A hold that was running goes on where it stopped.
+                (Some(_), Some(until)) => Some(time_from_ms(until + paused_ms)),
+                // After a crash nobody's presence is known: everyone gets a fresh hold, which
+                // their feeds clear within one presence refresh.
+                (Some(_), None) if crashed => Some(fresh_hold),
+                (Some(_), None) => None,
+            })
             .collect();
-        tracing::info!(game_id = %self.meta.id, paused_ms, "resuming session after downtime");
+        tracing::info!(game_id = %self.meta.id, paused_ms, crashed, "resuming session");
         self.commit(vec![
             GameEvent::Resumed {
                 paused_ms,
@@ -299,49 +462,20 @@ impl Actor {
         .map_err(|_| Fatal)
     }
 
-    async fn handle(&mut self, cmd: Command) -> Result<(), Fatal> {
-        match cmd {
-            Command::Snapshot { reply } => {
-                let _ = reply.send(Ok(self.live.view(&self.meta, &self.connected())));
-            }
-            Command::Events { after, reply } => {
-                let events = self
-                    .live
-                    .events
-                    .iter()
-                    .filter(|e| e.seq > after)
-                    .map(|e| self.live.envelope(&self.meta, e))
-                    .collect();
-                let _ = reply.send(Ok(events));
-            }
-            Command::Act {
-                player,
-                action,
-                reply,
-            } => {
-                let result = self.act(player, action).await;
-                let fatal = matches!(&result, Err(e) if e.code == ErrorCode::Internal);
-                let _ = reply.send(result);
-                if fatal {
-                    return Err(Fatal);
-                }
-            }
-            Command::Subscribe(sub) => self.subscribe(sub).await?,
-            Command::Unsubscribe { conn_id, player } => {
-                self.subscribers.remove(&conn_id);
-                self.presence_left(player).await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn subscribe(&mut self, sub: Subscription) -> Result<(), Fatal> {
+    /// What a node's feed needs to start a subscriber: its role, and the missed events or a
+    /// snapshot.
+    fn feed_start(
+        &self,
+        player: &PlayerRef,
+        session_id: Option<Uuid>,
+        since_seq: Option<u64>,
+    ) -> FeedStart {
         let last_seq = self.live.last_seq();
-        let role = match self.live.seat_of(sub.player.id) {
+        let role = match self.live.seat_of(player.id) {
             Some(seat) => Role::Player { seat },
             None => Role::Spectator,
         };
-        let replay = match (sub.since_seq, sub.session_id) {
+        let replay = match (since_seq, session_id) {
             (None, _) => None,
             (Some(_), Some(s)) if s != self.live.session_id => None,
             (Some(since), _)
@@ -352,79 +486,95 @@ impl Actor {
             }
             _ => None,
         };
-        let reply = ServerMessage::Subscribed {
-            id: sub.request_id.clone(),
-            game_id: self.meta.id,
+        FeedStart {
             session_id: self.live.session_id,
             role,
             last_seq,
             snapshot: replay
                 .is_none()
                 .then(|| Box::new(self.live.view(&self.meta, &self.connected()))),
-            resync: replay.is_none() && sub.since_seq.is_some(),
-        };
-        let Ok(json) = serde_json::to_string(&reply) else {
-            return Ok(());
-        };
-        let mut ok = sub.outbox.try_send(Wire::from(json)).is_ok();
-        if let Some(since) = replay {
-            for e in self.live.events.iter().filter(|e| e.seq > since) {
-                ok = ok && sub.outbox.try_send(e.wire.clone()).is_ok();
+            resync: replay.is_none() && since_seq.is_some(),
+            events: match replay {
+                Some(since) => self
+                    .live
+                    .events
+                    .iter()
+                    .filter(|e| e.seq > since)
+                    .map(|e| String::from_utf8_lossy(&e.wire).into_owned())
+                    .collect(),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// A node reports that `player` is (still) subscribed there, or no longer is.
+    async fn presence(&mut self, node: String, player: Uuid, connected: bool) -> Result<(), Fatal> {
+        let before = self.is_connected(player);
+        if connected {
+            self.presence
+                .entry(player)
+                .or_default()
+                .insert(node, now_ms());
+        } else if let Some(nodes) = self.presence.get_mut(&player) {
+            nodes.remove(&node);
+            if nodes.is_empty() {
+                self.presence.remove(&player);
             }
         }
-        if !ok {
-            sub.kick.kick(close_code::SLOW_CONSUMER);
-            return Ok(());
-        }
-        let was_connected = self.is_connected(sub.player.id);
-        let player_id = sub.player.id;
-        self.subscribers.insert(
-            sub.conn_id,
-            Subscriber {
-                player: sub.player,
-                outbox: sub.outbox,
-                kick: sub.kick,
-            },
-        );
-        if !was_connected
-            && self.live.state == SessionState::InProgress
-            && let Some(seat) = self.live.seat_of(player_id)
-            && self
-                .live
-                .holds
-                .get(seat as usize)
-                .copied()
-                .flatten()
-                .is_some()
-        {
-            self.commit(vec![GameEvent::PlayerReturned { seat }.into()])
-                .await
-                .map_err(|_| Fatal)?;
+        self.presence_changed(player, before).await
+    }
+
+    /// Drops presences whose node stopped refreshing them (it died).
+    async fn expire_presence(&mut self) -> Result<(), Fatal> {
+        let fresh_after = now_ms() - self.hub.config.presence_ttl.as_millis() as i64;
+        let stale: Vec<Uuid> = self
+            .presence
+            .iter()
+            .filter(|(_, nodes)| nodes.values().any(|at| *at < fresh_after))
+            .map(|(p, _)| *p)
+            .collect();
+        for player in stale {
+            let before = true;
+            if let Some(nodes) = self.presence.get_mut(&player) {
+                nodes.retain(|_, at| *at >= fresh_after);
+                if nodes.is_empty() {
+                    self.presence.remove(&player);
+                }
+            }
+            self.presence_changed(player, before).await?;
         }
         Ok(())
     }
 
-    /// A player's connection went away: if it was their last one and they hold a seat in a
-    /// running session, their seat is held for the configured window.
-    async fn presence_left(&mut self, player: Uuid) -> Result<(), Fatal> {
-        if self.is_connected(player) || self.live.state != SessionState::InProgress {
+    /// Journals a seated player's arrival or departure in a running session.
+    async fn presence_changed(&mut self, player: Uuid, before: bool) -> Result<(), Fatal> {
+        let now_connected = self.is_connected(player);
+        if before == now_connected || self.live.state != SessionState::InProgress {
             return Ok(());
         }
         let Some(seat) = self.live.seat_of(player) else {
             return Ok(());
         };
-        if self
+        let held = self
             .live
             .holds
             .get(seat as usize)
             .copied()
             .flatten()
-            .is_some()
-        {
-            return Ok(());
-        }
-        let hold_until = time_from_ms(now_ms() + self.hub.config.seat_hold.as_millis() as i64);
-        self.commit(vec![GameEvent::PlayerLeft { seat, hold_until }.into()])
+            .is_some();
+        let event = if now_connected {
+            if !held {
+                return Ok(());
+            }
+            GameEvent::PlayerReturned { seat }
+        } else {
+            if held {
+                return Ok(());
+            }
+            let hold_until = time_from_ms(now_ms() + self.hub.config.seat_hold.as_millis() as i64);
+            GameEvent::PlayerLeft { seat, hold_until }
+        };
+        self.commit(vec![event.into()])
             .await
             .map(|_| ())
             .map_err(|_| Fatal)
@@ -793,7 +943,7 @@ impl Actor {
                 tracing::error!(game_id = %self.meta.id, error = %e, "committed event does not apply");
                 return Err(GameError::internal());
             }
-            self.fan_out(self.live.events.len() - 1);
+            self.publish(self.live.events.len() - 1).await;
             if let Some((_, live)) = p.new_session {
                 next_live = Some(live);
             }
@@ -801,34 +951,34 @@ impl Actor {
         if let Some(live) = next_live {
             self.live = live;
             for i in 0..self.live.events.len() {
-                self.fan_out(i);
+                self.publish(i).await;
             }
         }
         metrics::counter!("game_events_total").increment(1);
         Ok(first)
     }
 
-    /// `try_send`s event `index` to every subscriber; a full outbox kicks its connection.
-    fn fan_out(&mut self, index: usize) {
+    /// Publishes event `index` on the game's events subject: every node's feed delivers it
+    /// to its local subscribers.
+    async fn publish(&self, index: usize) {
         let Some(wire) = self.live.events.get(index).map(|e| e.wire.clone()) else {
             return;
         };
-        let mut dropped = Vec::new();
-        for (conn, sub) in &self.subscribers {
-            if sub.outbox.try_send(wire.clone()).is_err() {
-                sub.kick.kick(close_code::SLOW_CONSUMER);
-                dropped.push(*conn);
-            }
-        }
-        for conn in dropped {
-            self.subscribers.remove(&conn);
-            metrics::counter!("ws_slow_consumers_total").increment(1);
+        if let Err(e) = self
+            .hub
+            .bus
+            .publish(game_events_subject(self.meta.id), wire)
+            .await
+        {
+            // Subscribers notice the gap with the next event and fetch what they missed.
+            tracing::warn!(game_id = %self.meta.id, error = %e, "cannot publish an event");
         }
     }
 
     fn entry(&self, seq: u64, now: i64, p: &Pending) -> Result<JournalEntry, String> {
         let sid = self.live.session_id;
         let mut entry = JournalEntry::event(event_record(sid, seq, now, &p.event)?);
+        entry.fence = Some(self.lease.fence);
         match &p.event {
             GameEvent::SeatTaken { seat, player } => {
                 entry.seat = Some(NewSeat {

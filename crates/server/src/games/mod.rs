@@ -1,14 +1,23 @@
-//! Live games: one actor (task) per game owns its current session; the hub finds or starts
-//! actors; the journal writer commits every game's events with group commit.
+//! Live games: one actor (task) per game owns its current session, on exactly one node of the
+//! cluster at a time; the hub routes requests to wherever the owner runs; the journal writer
+//! commits every game's events with group commit.
 //!
-//! Data flow (DESIGN.md §3): a request (REST handler or WebSocket connection) → the game's
-//! actor through a bounded mailbox → the actor validates with the rules and assigns the next
-//! seq → the journal writer commits (grouped with other games) → only then does the actor
-//! apply the event to its state, reply, and `try_send` the serialized event into every
-//! subscriber's bounded outbox. A subscriber whose outbox is full is kicked (it resumes by
-//! seq). No lock is held across an `.await`: the hub's map is touched only synchronously.
+//! Data flow (DESIGN.md §3): a request (REST handler or WebSocket connection) → the hub →
+//! the owner's actor: directly through its bounded mailbox when the owner is this node, else
+//! over the bus (`versus.game.<id>.cmd`) to the node that owns it → the actor validates with
+//! the rules and assigns the next seq → the journal writer commits (grouped with other games,
+//! fenced by the game's lease) → only then does the actor apply the event, reply, and publish
+//! it on `versus.game.<id>.events` → every node's feed for that game (`feed.rs`) `try_send`s it
+//! into its local subscribers' bounded outboxes.
+//!
+//! Ownership: a game's lease (in the database, with a fencing number) says which node runs its
+//! actor. A request that finds no owner on the bus starts an actor here, which first takes the
+//! lease; if another node holds it, the request is retried until that node answers or its
+//! lease expires (failover). No lock is held across an `.await`: the hub's map is touched only
+//! synchronously.
 
 pub mod actor;
+pub mod feed;
 pub mod journal;
 pub mod state;
 
@@ -18,14 +27,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use versus_protocol::{
-    ActionAck, DrawAction, ErrorCode, EventEnvelope, GameView, MoveAck, PlayerRef,
+    ActionAck, DrawAction, ErrorCode, EventEnvelope, GameView, MoveAck, PlayerRef, Role,
 };
 use versus_store::DynStore;
 
+use crate::bus::{Bus, BusError, game_cmd_subject};
 use crate::error::ApiError;
 use journal::JournalWriter;
 
@@ -41,12 +52,22 @@ pub struct GameConfig {
     pub seat_hold: Duration,
     /// Most missed events replayed one by one on subscribe; more → a snapshot (resync).
     pub replay_limit: usize,
-    /// An actor with no subscribers and no pending deadline stops after this long.
+    /// An actor with no present players and no pending deadline stops after this long.
     pub idle_stop: Duration,
+    /// How long a game's lease lasts without renewal (failover time).
+    pub lease_ttl: Duration,
+    /// How often a node renews its leases (and records its heartbeat).
+    pub lease_renew_interval: Duration,
+    /// How often feeds re-announce their players' presence to the owner.
+    pub presence_refresh: Duration,
+    /// A presence not re-announced for this long is gone (its node died).
+    pub presence_ttl: Duration,
+    /// How long one bus request waits for the owner's reply.
+    pub request_timeout: Duration,
 }
 
 /// Why a game request failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GameError {
     pub code: ErrorCode,
     pub message: String,
@@ -68,6 +89,13 @@ impl GameError {
         GameError::new(ErrorCode::Internal, "internal error")
     }
 
+    pub fn unavailable() -> Self {
+        GameError::new(
+            ErrorCode::Unavailable,
+            "the game is moving between nodes; retry shortly",
+        )
+    }
+
     pub fn status(&self) -> StatusCode {
         match self.code {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -75,7 +103,7 @@ impl GameError {
             ErrorCode::MalformedMove | ErrorCode::IllegalMove | ErrorCode::ValidationFailed => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Overloaded | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::CONFLICT,
         }
@@ -97,7 +125,7 @@ impl From<GameError> for ApiError {
 }
 
 /// A player action on a game.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Action {
     Join,
     Move {
@@ -112,13 +140,76 @@ pub enum Action {
 }
 
 /// What an accepted action returns.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ActOk {
     Move(MoveAck),
     Action(ActionAck),
 }
 
-/// Closes a connection from outside (an actor kicking a slow subscriber) with a close code.
+/// What a node's feed needs to start following a game for one subscriber.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeedStart {
+    pub session_id: Uuid,
+    pub role: Role,
+    pub last_seq: u64,
+    /// Set when the subscriber must start from a snapshot (no `since_seq`, or a resync).
+    pub snapshot: Option<Box<GameView>>,
+    pub resync: bool,
+    /// The missed events (`ServerMessage::Event` JSON), when served event by event.
+    pub events: Vec<String>,
+}
+
+/// A request to a game's owner (over the bus, or straight to a local actor).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum GameRequest {
+    Snapshot,
+    Events {
+        after: u64,
+    },
+    Act {
+        player: PlayerRef,
+        action: Action,
+    },
+    Feed {
+        player: PlayerRef,
+        session_id: Option<Uuid>,
+        since_seq: Option<u64>,
+    },
+    /// A node reports (or refreshes) that `player` has a live subscription there.
+    Presence {
+        node: String,
+        player: Uuid,
+        connected: bool,
+    },
+}
+
+/// The owner's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum GameReply {
+    Snapshot(Box<GameView>),
+    Events(Vec<EventEnvelope>),
+    Act(ActOk),
+    Feed(Box<FeedStart>),
+    Done,
+    Error(GameError),
+    /// This node does not (or no longer) own the game: ask again (the owner may be moving).
+    Retry,
+}
+
+/// Messages to a local actor.
+#[derive(Debug)]
+pub enum Command {
+    Request {
+        request: GameRequest,
+        reply: oneshot::Sender<GameReply>,
+    },
+    /// The lease renewal that started at `checked_at_ms` did not find this node's lease: stop
+    /// at once, without touching the store (an actor that took its lease just after that
+    /// renewal started ignores it).
+    LeaseLost { checked_at_ms: i64 },
+}
+
+/// Closes a connection from outside (a feed kicking a slow subscriber) with a close code.
 #[derive(Debug, Clone, Default)]
 pub struct Kick {
     token: CancellationToken,
@@ -139,85 +230,18 @@ impl Kick {
     }
 }
 
-/// A connection's subscription to a game.
-#[derive(Debug, Clone)]
-pub struct Subscription {
-    pub conn_id: u64,
-    pub player: PlayerRef,
-    pub request_id: Option<String>,
-    pub session_id: Option<Uuid>,
-    pub since_seq: Option<u64>,
-    /// The connection's bounded outbox of serialized server messages.
-    pub outbox: mpsc::Sender<Wire>,
-    pub kick: Kick,
-}
-
-/// Messages to an actor.
-#[derive(Debug)]
-pub enum Command {
-    Snapshot {
-        reply: oneshot::Sender<Result<GameView, GameError>>,
-    },
-    Events {
-        after: u64,
-        reply: oneshot::Sender<Result<Vec<EventEnvelope>, GameError>>,
-    },
-    Act {
-        player: PlayerRef,
-        action: Action,
-        reply: oneshot::Sender<Result<ActOk, GameError>>,
-    },
-    Subscribe(Subscription),
-    /// `player` lets the actor update presence even if it had already dropped the
-    /// subscription (a kicked slow consumer).
-    Unsubscribe {
-        conn_id: u64,
-        player: Uuid,
-    },
-}
-
-impl Command {
-    /// Answers the command with `err` (used when the game cannot be loaded).
-    fn fail(self, err: GameError) {
-        match self {
-            Command::Snapshot { reply } => {
-                let _ = reply.send(Err(err));
-            }
-            Command::Events { reply, .. } => {
-                let _ = reply.send(Err(err));
-            }
-            Command::Act { reply, .. } => {
-                let _ = reply.send(Err(err));
-            }
-            Command::Subscribe(sub) => {
-                let msg = versus_protocol::ServerMessage::Error {
-                    id: sub.request_id,
-                    code: err.code,
-                    message: err.message,
-                    supported: Vec::new(),
-                };
-                if let Ok(json) = serde_json::to_string(&msg) {
-                    let _ = sub.outbox.try_send(Wire::from(json));
-                }
-            }
-            Command::Unsubscribe { .. } => {}
-        }
-    }
-}
-
 pub(crate) struct HubInner {
     pub(crate) store: DynStore,
     pub(crate) journal: JournalWriter,
+    pub(crate) bus: Bus,
+    pub(crate) node: String,
     pub(crate) config: GameConfig,
     actors: Mutex<HashMap<Uuid, mpsc::Sender<Command>>>,
-    /// The last moment the previous run of this node was known alive (its last heartbeat).
-    pub(crate) alive_until_ms: Option<i64>,
-    /// When this hub started: events older than this were written by an earlier run.
-    pub(crate) started_at_ms: i64,
     pub(crate) shutdown: CancellationToken,
 }
 
-/// Finds or starts the actor of a game. Cheap to clone.
+/// Finds the owner of a game — here or on another node — and starts one when there is none.
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct GameHub {
     inner: Arc<HubInner>,
@@ -233,18 +257,19 @@ impl GameHub {
     pub fn new(
         store: DynStore,
         journal: JournalWriter,
+        bus: Bus,
+        node: String,
         config: GameConfig,
-        alive_until_ms: Option<i64>,
         shutdown: CancellationToken,
     ) -> Self {
         GameHub {
             inner: Arc::new(HubInner {
                 store,
                 journal,
+                bus,
+                node,
                 config,
                 actors: Mutex::new(HashMap::new()),
-                alive_until_ms,
-                started_at_ms: crate::now_ms(),
                 shutdown,
             }),
         }
@@ -254,71 +279,145 @@ impl GameHub {
         &self.inner.store
     }
 
-    /// Starts the actor of every session that was in progress, so clocks run and the
-    /// downtime is accounted for. Returns how many were resumed.
-    pub async fn recover(&self) -> Result<usize, versus_store::StoreError> {
-        let sessions = self.inner.store.live_sessions().await?;
-        let mut resumed = 0;
-        for s in sessions.iter().filter(|s| s.state == "in_progress") {
-            if self.snapshot(s.game_id).await.is_ok() {
-                resumed += 1;
-            }
-        }
-        Ok(resumed)
+    pub fn bus(&self) -> &Bus {
+        &self.inner.bus
     }
 
-    /// Sends a command to the game's actor, starting it if needed.
-    fn send(&self, game_id: Uuid, mut cmd: Command) -> Result<(), GameError> {
-        for _ in 0..2 {
-            let tx = {
-                let mut actors = self.inner.actors.lock().unwrap_or_else(|p| p.into_inner());
-                actors
-                    .entry(game_id)
-                    .or_insert_with(|| {
-                        let (tx, rx) = mpsc::channel(self.inner.config.mailbox_capacity.max(1));
-                        tokio::spawn(actor::run(self.inner.clone(), game_id, tx.clone(), rx));
-                        tx
-                    })
-                    .clone()
-            };
-            match tx.try_send(cmd) {
-                Ok(()) => return Ok(()),
-                Err(mpsc::error::TrySendError::Full(c)) => {
-                    c.fail(GameError::new(
-                        ErrorCode::Overloaded,
-                        "the game is busy; retry shortly",
-                    ));
-                    return Ok(());
-                }
-                Err(mpsc::error::TrySendError::Closed(c)) => {
-                    // The actor stopped (idle or failed): forget it and start a fresh one.
-                    self.inner.forget(game_id, &tx);
-                    cmd = c;
-                }
-            }
-        }
-        cmd.fail(GameError::internal());
-        Ok(())
+    pub fn node(&self) -> &str {
+        &self.inner.node
     }
 
-    async fn call<T>(
+    pub fn config(&self) -> &GameConfig {
+        &self.inner.config
+    }
+
+    /// Starts this node's background duties: lease renewal (and the node heartbeat), and
+    /// adopting orphaned in-progress games (failover and crash recovery). Call once.
+    pub fn start_background(&self) {
+        tokio::spawn(renew_leases(self.clone()));
+        tokio::spawn(adopt_orphans(self.clone()));
+    }
+
+    /// The local actor of a game, if this node runs it.
+    fn local(&self, game_id: Uuid) -> Option<mpsc::Sender<Command>> {
+        self.inner
+            .actors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&game_id)
+            .cloned()
+    }
+
+    /// Starts a local actor for the game (it takes the lease first) unless one runs already.
+    fn start_local(&self, game_id: Uuid) -> mpsc::Sender<Command> {
+        let mut actors = self.inner.actors.lock().unwrap_or_else(|p| p.into_inner());
+        actors
+            .entry(game_id)
+            .or_insert_with(|| {
+                let (tx, rx) = mpsc::channel(self.inner.config.mailbox_capacity.max(1));
+                tokio::spawn(actor::run(self.inner.clone(), game_id, tx.clone(), rx));
+                tx
+            })
+            .clone()
+    }
+
+    /// Sends `request` to the game's owner, wherever it is, and waits for its reply. Takes
+    /// the game over when no node owns it; retries while ownership moves (failover, drain).
+    pub async fn request(
         &self,
         game_id: Uuid,
-        make: impl FnOnce(oneshot::Sender<Result<T, GameError>>) -> Command,
-    ) -> Result<T, GameError> {
-        let (tx, rx) = oneshot::channel();
-        self.send(game_id, make(tx))?;
-        rx.await.map_err(|_| GameError::internal())?
+        request: GameRequest,
+    ) -> Result<GameReply, GameError> {
+        let cfg = self.inner.config;
+        let deadline = tokio::time::Instant::now()
+            + cfg.lease_ttl
+            + cfg.request_timeout
+            + Duration::from_secs(2);
+        let payload: bytes::Bytes = serde_json::to_vec(&request)
+            .map_err(|_| GameError::internal())?
+            .into();
+        let mut backoff = Duration::from_millis(20);
+        loop {
+            let reply = match self.local(game_id) {
+                Some(tx) => self.ask_local(game_id, &tx, request.clone()).await,
+                None => match self
+                    .inner
+                    .bus
+                    .request(
+                        game_cmd_subject(game_id),
+                        payload.clone(),
+                        cfg.request_timeout,
+                    )
+                    .await
+                {
+                    Ok(bytes) => {
+                        serde_json::from_slice::<GameReply>(&bytes).unwrap_or(GameReply::Retry)
+                    }
+                    Err(BusError::NoResponders) => {
+                        // Nobody owns it: try to here. The actor takes the lease or, if another
+                        // node still holds it, answers Retry and stops.
+                        let tx = self.start_local(game_id);
+                        self.ask_local(game_id, &tx, request.clone()).await
+                    }
+                    Err(BusError::TimedOut) => {
+                        return Err(GameError::new(
+                            ErrorCode::Overloaded,
+                            "the game did not answer in time",
+                        ));
+                    }
+                    Err(e) => {
+                        tracing::error!(%game_id, error = %e, "bus request failed");
+                        return Err(GameError::internal());
+                    }
+                },
+            };
+            match reply {
+                GameReply::Retry => {
+                    if tokio::time::Instant::now() >= deadline || self.inner.shutdown.is_cancelled()
+                    {
+                        return Err(GameError::unavailable());
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(250));
+                }
+                GameReply::Error(e) => return Err(e),
+                other => return Ok(other),
+            }
+        }
+    }
+
+    async fn ask_local(
+        &self,
+        game_id: Uuid,
+        tx: &mpsc::Sender<Command>,
+        request: GameRequest,
+    ) -> GameReply {
+        let (reply, rx) = oneshot::channel();
+        match tx.try_send(Command::Request { request, reply }) {
+            Ok(()) => rx.await.unwrap_or(GameReply::Retry),
+            Err(mpsc::error::TrySendError::Full(_)) => GameReply::Error(GameError::new(
+                ErrorCode::Overloaded,
+                "the game is busy; retry shortly",
+            )),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.inner.forget(game_id, tx);
+                GameReply::Retry
+            }
+        }
     }
 
     pub async fn snapshot(&self, game_id: Uuid) -> Result<GameView, GameError> {
-        self.call(game_id, |reply| Command::Snapshot { reply })
-            .await
+        match self.request(game_id, GameRequest::Snapshot).await? {
+            GameReply::Snapshot(v) => Ok(*v),
+            _ => Err(GameError::internal()),
+        }
     }
 
     pub async fn events(&self, game_id: Uuid, after: u64) -> Result<Vec<EventEnvelope>, GameError> {
-        self.call(game_id, |reply| Command::Events { after, reply })
-            .await
+        match self.request(game_id, GameRequest::Events { after }).await? {
+            GameReply::Events(e) => Ok(e),
+            _ => Err(GameError::internal()),
+        }
     }
 
     pub async fn act(
@@ -327,57 +426,16 @@ impl GameHub {
         player: PlayerRef,
         action: Action,
     ) -> Result<ActOk, GameError> {
-        self.call(game_id, |reply| Command::Act {
-            player,
-            action,
-            reply,
-        })
-        .await
-    }
-
-    /// The actor of a game, for a connection that waits for replies itself.
-    pub fn act_detached(
-        &self,
-        game_id: Uuid,
-        player: PlayerRef,
-        action: Action,
-    ) -> oneshot::Receiver<Result<ActOk, GameError>> {
-        let (reply, rx) = oneshot::channel();
-        let _ = self.send(
-            game_id,
-            Command::Act {
-                player,
-                action,
-                reply,
-            },
-        );
-        rx
-    }
-
-    pub fn subscribe(&self, game_id: Uuid, sub: Subscription) {
-        let _ = self.send(game_id, Command::Subscribe(sub));
-    }
-
-    /// Best effort: a full mailbox is waited for in the background so presence stays right.
-    pub fn unsubscribe(&self, game_id: Uuid, conn_id: u64, player: Uuid) {
-        let tx = self
-            .inner
-            .actors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&game_id)
-            .cloned();
-        if let Some(tx) = tx
-            && let Err(mpsc::error::TrySendError::Full(cmd)) =
-                tx.try_send(Command::Unsubscribe { conn_id, player })
+        match self
+            .request(game_id, GameRequest::Act { player, action })
+            .await?
         {
-            tokio::spawn(async move {
-                let _ = tokio::time::timeout(Duration::from_secs(10), tx.send(cmd)).await;
-            });
+            GameReply::Act(ok) => Ok(ok),
+            _ => Err(GameError::internal()),
         }
     }
 
-    /// How many actors are loaded (for metrics).
+    /// How many games this node owns (for metrics).
     pub fn loaded(&self) -> usize {
         self.inner
             .actors
@@ -393,6 +451,79 @@ impl HubInner {
         let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
         if actors.get(&game_id).is_some_and(|t| t.same_channel(tx)) {
             actors.remove(&game_id);
+        }
+    }
+
+    fn local_games(&self) -> Vec<(Uuid, mpsc::Sender<Command>)> {
+        self.actors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
+    }
+}
+
+/// Renews this node's leases (one statement for all of them) and records its heartbeat; an
+/// actor whose lease was not renewed (it expired, another node took over) is told to stop.
+async fn renew_leases(hub: GameHub) {
+    let inner = &hub.inner;
+    let mut tick = tokio::time::interval(inner.config.lease_renew_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = inner.shutdown.cancelled() => return,
+        }
+        let now = crate::now_ms();
+        if let Err(e) = inner.store.record_heartbeat(&inner.node, now).await {
+            tracing::warn!(error = %e, "heartbeat failed");
+        }
+        let ttl = inner.config.lease_ttl.as_millis() as i64;
+        match inner.store.renew_leases(&inner.node, now, ttl).await {
+            Ok(held) => {
+                let held: std::collections::HashSet<Uuid> = held.into_iter().collect();
+                for (game_id, tx) in inner.local_games() {
+                    if !held.contains(&game_id) {
+                        let _ = tx.try_send(Command::LeaseLost { checked_at_ms: now });
+                    }
+                }
+                metrics::gauge!("games_owned").set(held.len() as f64);
+            }
+            Err(e) => tracing::warn!(error = %e, "lease renewal failed"),
+        }
+    }
+}
+
+/// Adopts in-progress games nobody owns (their node died, or this node restarted), so their
+/// clocks run and their deadlines fire even if no player sends anything.
+async fn adopt_orphans(hub: GameHub) {
+    let inner = &hub.inner;
+    let period = (inner.config.lease_ttl / 2).max(Duration::from_millis(100));
+    loop {
+        if inner.shutdown.is_cancelled() {
+            return;
+        }
+        match inner.store.orphaned_games(crate::now_ms(), 100).await {
+            Ok(games) => {
+                for game_id in games {
+                    if hub.local(game_id).is_none() {
+                        // A snapshot request starts the actor (and takes the lease) here, or
+                        // finds that another node was quicker.
+                        let h = hub.clone();
+                        tokio::spawn(async move {
+                            let _ = h.request(game_id, GameRequest::Snapshot).await;
+                        });
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot list orphaned games"),
+        }
+        // Jitter so that nodes do not all race for the same orphans at once.
+        let jitter = Duration::from_millis(rand::random::<u64>() % 250);
+        tokio::select! {
+            () = tokio::time::sleep(period + jitter) => {}
+            () = inner.shutdown.cancelled() => return,
         }
     }
 }

@@ -13,7 +13,6 @@ use versus_protocol::{
 };
 use versus_rules::GameState;
 
-use super::Wire;
 use crate::time_from_ms;
 
 /// The parts of a game that do not change between sessions.
@@ -37,7 +36,7 @@ pub struct Committed {
     pub at_ms: i64,
     pub event: GameEvent,
     /// `ServerMessage::Event` as JSON text.
-    pub wire: Wire,
+    pub wire: bytes::Bytes,
 }
 
 /// The acknowledgement remembered for a `(player, client_move_id)`.
@@ -215,7 +214,7 @@ impl Live {
             at: time_from_ms(at_ms),
             event: event.clone(),
         };
-        let wire: Wire = serde_json::to_string(&ServerMessage::Event(envelope))
+        let wire: bytes::Bytes = serde_json::to_vec(&ServerMessage::Event(envelope))
             .map_err(|e| format!("cannot serialize event: {e}"))?
             .into();
         self.events.push(Committed {

@@ -31,9 +31,17 @@ async fn healthz() -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "The database is unreachable", body = Health),
+        (status = 503, description = "`unavailable` (the database is unreachable) or `draining` (the node is shutting down: send no new traffic)", body = Health),
     ))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    if state.shutdown.is_cancelled() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "draining".into(),
+            }),
+        );
+    }
     match state.store.ping().await {
         Ok(()) => (
             StatusCode::OK,

@@ -1,0 +1,416 @@
+//! Feeds: how a node delivers a game's events to its own WebSocket subscribers.
+//!
+//! A node has at most one feed per game, started when the first local connection subscribes
+//! and stopped when the last one leaves. The feed listens on the game's events subject (the
+//! owner publishes every committed event there, wherever it runs), and gives each local
+//! subscriber exactly the events after the ones it already has: per subscriber it tracks the
+//! session and last seq delivered, drops duplicates, and fetches from the owner what a gap
+//! (a message the bus dropped) left out. A subscriber whose outbox is full is kicked (close
+//! 4008) — the feed never waits for a client.
+//!
+//! Presence: the feed tells the owner which players are subscribed here (on the first and
+//! last connection, and again every `presence_refresh`), so the owner knows who is away even
+//! when players are connected to other nodes, and forgets the players of a node that died.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+use versus_protocol::{ErrorCode, PlayerRef, ServerMessage, close_code};
+
+use super::{FeedStart, GameHub, GameReply, GameRequest, Kick, Wire};
+use crate::bus::game_events_subject;
+
+/// A local connection's subscription to a game.
+#[derive(Debug, Clone)]
+pub struct LocalSubscriber {
+    pub conn_id: u64,
+    pub player: PlayerRef,
+    pub request_id: Option<String>,
+    pub session_id: Option<Uuid>,
+    pub since_seq: Option<u64>,
+    /// The connection's bounded outbox of serialized server messages.
+    pub outbox: mpsc::Sender<Wire>,
+    pub kick: Kick,
+}
+
+#[derive(Debug)]
+enum FeedCmd {
+    Add(LocalSubscriber),
+    Remove { conn_id: u64 },
+}
+
+/// This node's feeds, one per followed game. Cheap to clone.
+#[derive(Clone)]
+pub struct Feeds {
+    inner: Arc<FeedsInner>,
+}
+
+impl std::fmt::Debug for Feeds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Feeds")
+    }
+}
+
+struct FeedsInner {
+    hub: GameHub,
+    feeds: Mutex<HashMap<Uuid, mpsc::Sender<FeedCmd>>>,
+}
+
+/// Commands queued for one feed.
+const FEED_MAILBOX: usize = 1024;
+
+fn error_wire(id: Option<String>, code: ErrorCode, message: &str) -> Option<Wire> {
+    let msg = ServerMessage::Error {
+        id,
+        code,
+        message: message.into(),
+        supported: Vec::new(),
+    };
+    serde_json::to_string(&msg).ok().map(Wire::from)
+}
+
+impl Feeds {
+    pub fn new(hub: GameHub) -> Feeds {
+        Feeds {
+            inner: Arc::new(FeedsInner {
+                hub,
+                feeds: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Starts following `game_id` for a local connection: the reply (`subscribed`, then
+    /// events) arrives in its outbox.
+    pub fn subscribe(&self, game_id: Uuid, sub: LocalSubscriber) {
+        let mut cmd = FeedCmd::Add(sub);
+        for _ in 0..2 {
+            let tx = self.feed(game_id);
+            match tx.try_send(cmd) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(FeedCmd::Add(sub))) => {
+                    if let Some(w) = error_wire(
+                        sub.request_id,
+                        ErrorCode::Overloaded,
+                        "too many subscriptions at once; retry",
+                    ) {
+                        let _ = sub.outbox.try_send(w);
+                    }
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => return,
+                Err(mpsc::error::TrySendError::Closed(c)) => {
+                    self.forget(game_id, &tx);
+                    cmd = c;
+                }
+            }
+        }
+    }
+
+    /// Stops following `game_id` for a local connection.
+    pub fn unsubscribe(&self, game_id: Uuid, conn_id: u64) {
+        let tx = self
+            .inner
+            .feeds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&game_id)
+            .cloned();
+        if let Some(tx) = tx
+            && let Err(mpsc::error::TrySendError::Full(cmd)) =
+                tx.try_send(FeedCmd::Remove { conn_id })
+        {
+            tokio::spawn(async move {
+                let _ =
+                    tokio::time::timeout(std::time::Duration::from_secs(10), tx.send(cmd)).await;
+            });
+        }
+    }
+
+    fn feed(&self, game_id: Uuid) -> mpsc::Sender<FeedCmd> {
+        let mut feeds = self.inner.feeds.lock().unwrap_or_else(|p| p.into_inner());
+        feeds
+            .entry(game_id)
+            .or_insert_with(|| {
+                let (tx, rx) = mpsc::channel(FEED_MAILBOX);
+                tokio::spawn(run(self.clone(), game_id, tx.clone(), rx));
+                tx
+            })
+            .clone()
+    }
+
+    fn forget(&self, game_id: Uuid, tx: &mpsc::Sender<FeedCmd>) {
+        let mut feeds = self.inner.feeds.lock().unwrap_or_else(|p| p.into_inner());
+        if feeds.get(&game_id).is_some_and(|t| t.same_channel(tx)) {
+            feeds.remove(&game_id);
+        }
+    }
+}
+
+struct Sub {
+    player: PlayerRef,
+    outbox: mpsc::Sender<Wire>,
+    kick: Kick,
+    session: Uuid,
+    delivered: u64,
+}
+
+/// What the feed needs from an event message to place it.
+#[derive(Deserialize)]
+struct Head {
+    session_id: Uuid,
+    seq: u64,
+}
+
+struct Feed {
+    feeds: Feeds,
+    game_id: Uuid,
+    subs: HashMap<u64, Sub>,
+    /// Recent events (session, seq, message), for subscribers that join while they arrive.
+    ring: VecDeque<(Uuid, u64, Wire)>,
+    ring_capacity: usize,
+    /// Presence updates to the owner, sent in order by one task.
+    presence: mpsc::Sender<(Uuid, bool)>,
+}
+
+async fn run(
+    feeds: Feeds,
+    game_id: Uuid,
+    me: mpsc::Sender<FeedCmd>,
+    mut rx: mpsc::Receiver<FeedCmd>,
+) {
+    let hub = feeds.inner.hub.clone();
+    let cfg = *hub.config();
+    // Listen before asking the owner anything, so no event published later is missed.
+    let mut events = match hub.bus().subscribe(game_events_subject(game_id)).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(%game_id, error = %e, "cannot follow the game's events");
+            feeds.forget(game_id, &me);
+            rx.close();
+            while let Some(cmd) = rx.recv().await {
+                if let FeedCmd::Add(sub) = cmd
+                    && let Some(w) =
+                        error_wire(sub.request_id, ErrorCode::Internal, "internal error")
+                {
+                    let _ = sub.outbox.try_send(w);
+                }
+            }
+            return;
+        }
+    };
+    let (presence, presence_rx) = mpsc::channel(256);
+    tokio::spawn(report_presence(hub.clone(), game_id, presence_rx));
+    let mut feed = Feed {
+        feeds: feeds.clone(),
+        game_id,
+        subs: HashMap::new(),
+        ring: VecDeque::new(),
+        ring_capacity: cfg.replay_limit.max(16),
+        presence,
+    };
+    metrics::gauge!("feeds_active").increment(1.0);
+    let mut refresh = tokio::time::interval(cfg.presence_refresh);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            cmd = rx.recv() => match cmd {
+                Some(FeedCmd::Add(sub)) => feed.add(sub).await,
+                Some(FeedCmd::Remove { conn_id }) => {
+                    feed.remove(conn_id);
+                    if feed.subs.is_empty() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            msg = events.next() => {
+                let Some(msg) = msg else { break };
+                feed.on_event(msg.payload).await;
+            }
+            _ = refresh.tick() => feed.refresh_presence(),
+        }
+    }
+    // Stop: hand any subscription that raced in to a fresh feed.
+    feeds.forget(game_id, &me);
+    rx.close();
+    while let Some(cmd) = rx.recv().await {
+        if let FeedCmd::Add(sub) = cmd {
+            feeds.subscribe(game_id, sub);
+        }
+    }
+    metrics::gauge!("feeds_active").decrement(1.0);
+}
+
+/// Sends presence updates to the owner one at a time, in order.
+async fn report_presence(hub: GameHub, game_id: Uuid, mut rx: mpsc::Receiver<(Uuid, bool)>) {
+    let node = hub.node().to_string();
+    while let Some((player, connected)) = rx.recv().await {
+        let request = GameRequest::Presence {
+            node: node.clone(),
+            player,
+            connected,
+        };
+        if let Err(e) = hub.request(game_id, request).await {
+            tracing::debug!(%game_id, error = ?e, "presence update not delivered");
+        }
+    }
+}
+
+impl Feed {
+    fn player_count(&self, player: Uuid) -> usize {
+        self.subs.values().filter(|s| s.player.id == player).count()
+    }
+
+    async fn add(&mut self, sub: LocalSubscriber) {
+        let request = GameRequest::Feed {
+            player: sub.player.clone(),
+            session_id: sub.session_id,
+            since_seq: sub.since_seq,
+        };
+        let start: FeedStart = match self.feeds.inner.hub.request(self.game_id, request).await {
+            Ok(GameReply::Feed(start)) => *start,
+            Ok(_) => {
+                if let Some(w) = error_wire(sub.request_id, ErrorCode::Internal, "internal error") {
+                    let _ = sub.outbox.try_send(w);
+                }
+                return;
+            }
+            Err(e) => {
+                if let Some(w) = error_wire(sub.request_id, e.code, &e.message) {
+                    let _ = sub.outbox.try_send(w);
+                }
+                return;
+            }
+        };
+        let reply = ServerMessage::Subscribed {
+            id: sub.request_id.clone(),
+            game_id: self.game_id,
+            session_id: start.session_id,
+            role: start.role,
+            last_seq: start.last_seq,
+            snapshot: start.snapshot,
+            resync: start.resync,
+        };
+        let Ok(json) = serde_json::to_string(&reply) else {
+            return;
+        };
+        let mut ok = sub.outbox.try_send(Wire::from(json)).is_ok();
+        for e in start.events {
+            ok = ok && sub.outbox.try_send(Wire::from(e)).is_ok();
+        }
+        if !ok {
+            sub.kick.kick(close_code::SLOW_CONSUMER);
+            return;
+        }
+        let mut entry = Sub {
+            player: sub.player.clone(),
+            outbox: sub.outbox,
+            kick: sub.kick,
+            session: start.session_id,
+            delivered: start.last_seq,
+        };
+        // Events this feed received while the owner was answering.
+        for (session, seq, wire) in &self.ring {
+            if *session == entry.session && *seq == entry.delivered + 1 {
+                if entry.outbox.try_send(wire.clone()).is_err() {
+                    entry.kick.kick(close_code::SLOW_CONSUMER);
+                    return;
+                }
+                entry.delivered = *seq;
+            }
+        }
+        let first = self.player_count(sub.player.id) == 0;
+        self.subs.insert(sub.conn_id, entry);
+        if first {
+            let _ = self.presence.try_send((sub.player.id, true));
+        }
+    }
+
+    fn remove(&mut self, conn_id: u64) {
+        if let Some(sub) = self.subs.remove(&conn_id)
+            && self.player_count(sub.player.id) == 0
+        {
+            let _ = self.presence.try_send((sub.player.id, false));
+        }
+    }
+
+    fn refresh_presence(&self) {
+        let mut players: Vec<Uuid> = self.subs.values().map(|s| s.player.id).collect();
+        players.sort();
+        players.dedup();
+        for p in players {
+            let _ = self.presence.try_send((p, true));
+        }
+    }
+
+    async fn on_event(&mut self, payload: bytes::Bytes) {
+        let Ok(head) = serde_json::from_slice::<Head>(&payload) else {
+            return;
+        };
+        let Ok(wire) = Wire::try_from(payload) else {
+            return;
+        };
+        self.ring
+            .push_back((head.session_id, head.seq, wire.clone()));
+        while self.ring.len() > self.ring_capacity {
+            self.ring.pop_front();
+        }
+        // A gap (the bus dropped a message): fetch what is missing from the owner first.
+        let behind = self
+            .subs
+            .values()
+            .filter(|s| s.session == head.session_id && s.delivered + 1 < head.seq)
+            .map(|s| s.delivered)
+            .min();
+        if let Some(after) = behind {
+            self.catch_up(head.session_id, after).await;
+        }
+        self.deliver(head.session_id, head.seq, &wire);
+    }
+
+    /// Delivers one event to every subscriber that is exactly one behind it.
+    fn deliver(&mut self, session: Uuid, seq: u64, wire: &Wire) {
+        let mut kicked = Vec::new();
+        for (conn, sub) in self.subs.iter_mut() {
+            if sub.session != session {
+                // A rematch: the new session's events start at 1.
+                if seq != 1 {
+                    continue;
+                }
+                sub.session = session;
+                sub.delivered = 0;
+            }
+            if seq != sub.delivered + 1 {
+                continue;
+            }
+            if sub.outbox.try_send(wire.clone()).is_err() {
+                sub.kick.kick(close_code::SLOW_CONSUMER);
+                kicked.push(*conn);
+                continue;
+            }
+            sub.delivered = seq;
+        }
+        for conn in kicked {
+            metrics::counter!("ws_slow_consumers_total").increment(1);
+            self.remove(conn);
+        }
+    }
+
+    async fn catch_up(&mut self, session: Uuid, after: u64) {
+        let Ok(events) = self.feeds.inner.hub.events(self.game_id, after).await else {
+            return;
+        };
+        for e in events {
+            if e.session_id != session {
+                continue;
+            }
+            let seq = e.seq;
+            if let Ok(json) = serde_json::to_string(&ServerMessage::Event(e)) {
+                self.deliver(session, seq, &Wire::from(json));
+            }
+        }
+    }
+}
