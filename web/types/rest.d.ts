@@ -316,6 +316,23 @@ export interface paths {
         patch: operations["update_me"];
         trace?: never;
     };
+    "/api/v1/me/games": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's own games (public and private, any state), newest first. */
+        get: operations["list_my_games"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/players/{username}": {
         parameters: {
             query?: never;
@@ -1990,6 +2007,52 @@ export interface operations {
             };
         };
     };
+    list_my_games: {
+        parameters: {
+            query?: {
+                /** @description `waiting`, `in_progress`, `finished` or `aborted`. */
+                state?: components["schemas"]["SessionState"];
+                /** @description A kind id. */
+                kind?: string;
+                /** @description 1–100 (default 20). */
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the caller's games */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GameList"];
+                };
+            };
+            /** @description A query parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_player: {
         parameters: {
             query?: never;
@@ -2080,7 +2143,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description The database is unreachable */
+            /** @description `unavailable` (the database is unreachable) or `draining` (the node is shutting down: send no new traffic) */
             503: {
                 headers: {
                     [name: string]: unknown;

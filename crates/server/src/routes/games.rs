@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_kinds))
         .routes(routes!(create_game, list_games))
+        .routes(routes!(list_my_games))
         .routes(routes!(get_game))
         .routes(routes!(get_events))
         .routes(routes!(join))
@@ -257,6 +258,32 @@ async fn list_games(
     State(state): State<AppState>,
     query: Result<Query<LobbyParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<GameList>, ApiError> {
+    page(&state, query, None).await
+}
+
+/// The caller's own games (public and private, any state), newest first.
+#[utoipa::path(get, path = "/api/v1/me/games", tag = "games",
+    security(("bearer" = [])),
+    params(LobbyParams),
+    responses(
+        (status = 200, description = "A page of the caller's games", body = GameList),
+        (status = 400, description = "A query parameter is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_my_games(
+    State(state): State<AppState>,
+    authed: Authed,
+    query: Result<Query<LobbyParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<GameList>, ApiError> {
+    page(&state, query, Some(authed.player.id)).await
+}
+
+/// A page of games: the public lobby (`player` None) or one player's games.
+async fn page(
+    state: &AppState,
+    query: Result<Query<LobbyParams>, axum::extract::rejection::QueryRejection>,
+    player: Option<Uuid>,
+) -> Result<Json<GameList>, ApiError> {
     let Query(q) = query.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -271,8 +298,8 @@ async fn list_games(
         .list_games(&LobbyQuery {
             state: q.state.map(|s| s.as_str().to_string()),
             kind: q.kind.filter(|k| k.len() <= 32),
-            include_private: false,
-            player_id: None,
+            include_private: player.is_some(),
+            player_id: player,
             limit: i64::from(limit) + 1,
             offset: i64::from(offset),
         })
