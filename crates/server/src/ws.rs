@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -25,7 +26,7 @@ use versus_protocol::{
 };
 
 use crate::auth;
-use crate::games::feed::{Feeds, LocalSubscriber};
+use crate::games::feed::{Feeds, LocalSubscriber, Subscriptions};
 use crate::games::{ActOk, Action, GameError, GameHub, Kick, Wire};
 use crate::routes::accounts::public_player;
 use crate::state::AppState;
@@ -76,9 +77,20 @@ fn game_error(id: Option<String>, e: GameError) -> ServerMessage {
     error(id, e.code, e.message)
 }
 
+/// How long one write to a client may take: a peer that stops reading (a zero receive
+/// window) cannot hold its connection task, and its presence, hostage.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn send_frame(socket: &mut WebSocket, frame: Message) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(frame)).await,
+        Ok(Ok(()))
+    )
+}
+
 async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
     match serde_json::to_string(msg) {
-        Ok(json) => socket.send(Message::Text(json.into())).await.is_ok(),
+        Ok(json) => send_frame(socket, Message::Text(json.into())).await,
         Err(_) => false,
     }
 }
@@ -88,7 +100,7 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
         code,
         reason: reason.into(),
     };
-    let _ = socket.send(Message::Close(Some(frame))).await;
+    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
 }
 
 async fn connection(mut socket: WebSocket, state: AppState) {
@@ -109,6 +121,15 @@ async fn handshake(socket: &mut WebSocket, state: &AppState) -> Option<PlayerRef
         }
         Ok(Some(Ok(Message::Text(text)))) => text,
         Ok(_) => {
+            send(
+                socket,
+                &error(
+                    None,
+                    ErrorCode::HelloRequired,
+                    "the first message must be a hello text frame",
+                ),
+            )
+            .await;
             close(socket, close_code::PROTOCOL_ERROR, "hello expected").await;
             return None;
         }
@@ -184,7 +205,7 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
     let conn_id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     let (outbox, mut outbox_rx) = mpsc::channel::<Wire>(cfg.outbox_capacity.max(1));
     let kick = Kick::default();
-    let mut subscriptions: HashSet<Uuid> = HashSet::new();
+    let subscriptions: Subscriptions = Arc::new(Mutex::new(HashSet::new()));
     let mut pending: FuturesUnordered<Reply> = FuturesUnordered::new();
     let mut ping = tokio::time::interval_at(Instant::now() + cfg.ping_interval, cfg.ping_interval);
     let mut last_heard = Instant::now();
@@ -202,12 +223,21 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
                 break;
             }
             frame = socket.recv() => {
-                let Some(Ok(frame)) = frame else { break };
+                let frame = match frame {
+                    Some(Ok(frame)) => frame,
+                    Some(Err(e)) => {
+                        if is_too_big(e) {
+                            close(&mut socket, close_code::MESSAGE_TOO_BIG, "message too big").await;
+                        }
+                        break;
+                    }
+                    None => break,
+                };
                 last_heard = Instant::now();
                 match frame {
                     Message::Text(text) => {
                         let ctx = Ctx { hub: &hub, feeds: &feeds, player: &player, conn_id, outbox: &outbox, kick: &kick, cfg: &cfg };
-                        if let Some(reply) = handle_text(&ctx, text.as_str(), &mut subscriptions, &mut pending)
+                        if let Some(reply) = handle_text(&ctx, text.as_str(), &subscriptions, &mut pending)
                             && !send(&mut socket, &reply).await
                         {
                             break;
@@ -222,7 +252,7 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
                 }
             }
             Some(wire) = outbox_rx.recv() => {
-                if socket.send(Message::Text(wire)).await.is_err() { break; }
+                if !send_frame(&mut socket, Message::Text(wire)).await { break; }
             }
             Some(reply) = pending.next(), if !pending.is_empty() => {
                 if !send(&mut socket, &reply).await { break; }
@@ -236,7 +266,12 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
             }
         }
     }
-    for game_id in subscriptions {
+    let followed: Vec<Uuid> = subscriptions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .drain()
+        .collect();
+    for game_id in followed {
         feeds.unsubscribe(game_id, conn_id);
     }
 }
@@ -256,7 +291,7 @@ struct Ctx<'a> {
 fn handle_text(
     ctx: &Ctx<'_>,
     text: &str,
-    subscriptions: &mut HashSet<Uuid>,
+    subscriptions: &Subscriptions,
     pending: &mut FuturesUnordered<Reply>,
 ) -> Option<ServerMessage> {
     let msg = match serde_json::from_str::<ClientMessage>(text) {
@@ -286,10 +321,10 @@ fn handle_text(
             ));
         }
         ClientMessage::Ping { id } => {
-            return Some(ServerMessage::Pong {
+            return Some(bad_id(&id).unwrap_or(ServerMessage::Pong {
                 id,
                 server_time: chrono::Utc::now(),
-            });
+            }));
         }
         ClientMessage::Subscribe {
             id,
@@ -300,15 +335,17 @@ fn handle_text(
             if let Some(bad) = bad_id(&id) {
                 return Some(bad);
             }
-            if !subscriptions.contains(&game_id) && subscriptions.len() >= ctx.cfg.max_subscriptions
             {
-                return Some(error(
-                    id,
-                    ErrorCode::RateLimited,
-                    "too many subscriptions on this connection",
-                ));
+                let mut subs = subscriptions.lock().unwrap_or_else(|p| p.into_inner());
+                if !subs.contains(&game_id) && subs.len() >= ctx.cfg.max_subscriptions {
+                    return Some(error(
+                        id,
+                        ErrorCode::RateLimited,
+                        "too many subscriptions on this connection",
+                    ));
+                }
+                subs.insert(game_id);
             }
-            subscriptions.insert(game_id);
             ctx.feeds.subscribe(
                 game_id,
                 LocalSubscriber {
@@ -319,12 +356,17 @@ fn handle_text(
                     since_seq,
                     outbox: ctx.outbox.clone(),
                     kick: ctx.kick.clone(),
+                    subscriptions: subscriptions.clone(),
                 },
             );
             return None;
         }
         ClientMessage::Unsubscribe { id, game_id } => {
-            if !subscriptions.remove(&game_id) {
+            if !subscriptions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&game_id)
+            {
                 return Some(error(
                     id,
                     ErrorCode::NotSubscribed,
@@ -383,4 +425,13 @@ fn bad_id(id: &Option<String>) -> Option<ServerMessage> {
         )),
         _ => None,
     }
+}
+
+/// Whether a read failed because a frame or message exceeded the size limit.
+fn is_too_big(e: axum::Error) -> bool {
+    let inner = e.into_inner();
+    matches!(
+        inner.downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
 }

@@ -34,6 +34,24 @@ pub struct LocalSubscriber {
     /// The connection's bounded outbox of serialized server messages.
     pub outbox: mpsc::Sender<Wire>,
     pub kick: Kick,
+    /// The games the connection follows; a subscription that fails is taken out again.
+    pub subscriptions: Subscriptions,
+}
+
+/// The set of games one connection follows (shared by the connection and the feeds).
+pub type Subscriptions = Arc<Mutex<std::collections::HashSet<Uuid>>>;
+
+impl LocalSubscriber {
+    /// Answers the subscription with an error and forgets it.
+    fn fail(&self, game_id: Uuid, code: ErrorCode, message: &str) {
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&game_id);
+        if let Some(w) = error_wire(self.request_id.clone(), code, message) {
+            let _ = self.outbox.try_send(w);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -91,13 +109,11 @@ impl Feeds {
             match tx.try_send(cmd) {
                 Ok(()) => return,
                 Err(mpsc::error::TrySendError::Full(FeedCmd::Add(sub))) => {
-                    if let Some(w) = error_wire(
-                        sub.request_id,
+                    sub.fail(
+                        game_id,
                         ErrorCode::Overloaded,
                         "too many subscriptions at once; retry",
-                    ) {
-                        let _ = sub.outbox.try_send(w);
-                    }
+                    );
                     return;
                 }
                 Err(mpsc::error::TrySendError::Full(_)) => return,
@@ -191,11 +207,8 @@ async fn run(
             feeds.forget(game_id, &me);
             rx.close();
             while let Some(cmd) = rx.recv().await {
-                if let FeedCmd::Add(sub) = cmd
-                    && let Some(w) =
-                        error_wire(sub.request_id, ErrorCode::Internal, "internal error")
-                {
-                    let _ = sub.outbox.try_send(w);
+                if let FeedCmd::Add(sub) = cmd {
+                    sub.fail(game_id, ErrorCode::Internal, "internal error");
                 }
             }
             return;
@@ -273,15 +286,11 @@ impl Feed {
         let start: FeedStart = match self.feeds.inner.hub.request(self.game_id, request).await {
             Ok(GameReply::Feed(start)) => *start,
             Ok(_) => {
-                if let Some(w) = error_wire(sub.request_id, ErrorCode::Internal, "internal error") {
-                    let _ = sub.outbox.try_send(w);
-                }
+                sub.fail(self.game_id, ErrorCode::Internal, "internal error");
                 return;
             }
             Err(e) => {
-                if let Some(w) = error_wire(sub.request_id, e.code, &e.message) {
-                    let _ = sub.outbox.try_send(w);
-                }
+                sub.fail(self.game_id, e.code, &e.message);
                 return;
             }
         };

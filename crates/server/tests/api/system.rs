@@ -16,6 +16,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/auth/logout-all", &["post"]),
     ("/api/v1/auth/guest", &["post"]),
     ("/api/v1/me", &["get", "patch"]),
+    ("/api/v1/me/games", &["get"]),
     ("/api/v1/players/{username}", &["get"]),
     ("/api/v1/kinds", &["get"]),
     ("/api/v1/games", &["get", "post"]),

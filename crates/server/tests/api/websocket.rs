@@ -854,7 +854,8 @@ mod idle_timeout {
 /// `both_backends!` puts attributes on the test body only, so the tests that show a known
 /// server bug are generated here, `#[ignore]`d with the bug: `<name>::sqlite` and
 /// `<name>::postgres`. Run them with `--ignored`.
-macro_rules! known_bug {
+/// A regression test for a bug that was found and fixed; `reason` says what went wrong.
+macro_rules! regression {
     (
         $(#[doc = $doc:literal])*
         reason = $reason:literal;
@@ -868,13 +869,11 @@ macro_rules! known_bug {
             async fn body($app: TestApp) $body
 
             #[tokio::test]
-            #[ignore = $reason]
             async fn sqlite() {
                 crate::helpers::run_test(crate::helpers::Db::Sqlite, $settings, body).await;
             }
 
             #[tokio::test]
-            #[ignore = $reason]
             async fn postgres() {
                 crate::helpers::run_test(crate::helpers::Db::Postgres, $settings, body).await;
             }
@@ -882,11 +881,11 @@ macro_rules! known_bug {
     };
 }
 
-known_bug! {
+regression! {
     /// PROTOCOL.md: "Frames over `max_message_bytes` close the connection with 1009". The
     /// client sends only the header of a 20 000-byte text frame (so the server has nothing
     /// unread and closes cleanly, without a reset that could eat the close frame).
-    reason = "BUG: an oversized frame drops the connection without the documented close 1009 (ws.rs serve: `let Some(Ok(frame)) = frame else { break }`)";
+    reason = "was: an oversized frame drops the connection without the documented close 1009 (ws.rs serve: `let Some(Ok(frame)) = frame else { break }`)";
     settings = &[];
     async fn a_frame_larger_than_the_limit_is_closed_with_1009(app: TestApp) {
         let (token, _) = app.register("alice").await;
@@ -900,12 +899,12 @@ known_bug! {
     }
 }
 
-known_bug! {
+regression! {
     /// A failed subscribe (`not_found`) must leave no trace: the gateway adds the game to the
     /// connection's subscriptions before the actor answers and never removes it, so the
     /// connection then "unsubscribes" from a game it never followed, and failed subscribes use
     /// up `ws_max_subscriptions`.
-    reason = "BUG: a subscribe answered not_found still counts as a subscription (ws.rs handle_text inserts into `subscriptions` before the actor answers)";
+    reason = "was: a subscribe answered not_found still counts as a subscription (ws.rs handle_text inserts into `subscriptions` before the actor answers)";
     settings = &[("ws_max_subscriptions", "2")];
     async fn a_subscribe_to_an_unknown_game_is_not_counted_as_a_subscription(app: TestApp) {
         let (view, alice, _bob) = started_game(&app, "tictactoe", json!({})).await;
@@ -922,10 +921,10 @@ known_bug! {
     }
 }
 
-known_bug! {
+regression! {
     /// PROTOCOL.md: request ids are 1-64 characters. Every request checks it except `ping`,
     /// which echoes any id.
-    reason = "BUG: ping does not validate its request id (ws.rs handle_text answers Ping before bad_id)";
+    reason = "was: ping does not validate its request id (ws.rs handle_text answers Ping before bad_id)";
     settings = &[];
     async fn a_ping_with_an_over_long_id_is_refused_like_any_request(app: TestApp) {
         let (token, _) = app.register("alice").await;
