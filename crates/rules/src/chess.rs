@@ -152,8 +152,17 @@ impl ChessGame {
     fn resolve_uci(&self, text: &str) -> Result<Move, MoveError> {
         let uci = UciMove::from_ascii(text.as_bytes())
             .map_err(|_| MoveError::Malformed(format!("{text:?} is not valid UCI")))?;
-        uci.to_move(&self.pos)
-            .map_err(|_| MoveError::Illegal(format!("{text} is not legal in this position")))
+        let m = uci
+            .to_move(&self.pos)
+            .map_err(|_| MoveError::Illegal(format!("{text} is not legal in this position")))?;
+        // Only the standard spelling: shakmaty also reads king-takes-rook castling (`e1h1`,
+        // Chess960 style), which `legal_moves` never lists; one move, one spelling.
+        if m.to_uci(CastlingMode::Standard).to_string() != text.to_ascii_lowercase() {
+            return Err(MoveError::Illegal(format!(
+                "{text} is not legal in this position (castling is written as the king's two-square move, e.g. e1g1)"
+            )));
+        }
+        Ok(m)
     }
 
     fn resolve_san(&self, text: &str) -> Result<Move, MoveError> {

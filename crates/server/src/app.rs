@@ -75,7 +75,6 @@ pub fn build(state: AppState) -> Router {
         .route("/api/v1/ws", get(crate::ws::upgrade))
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", api))
         .fallback(crate::web::serve)
-        .layer(axum::middleware::from_fn(crate::telemetry::observe))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             timeout.max(Duration::from_millis(1)),
@@ -92,5 +91,8 @@ pub fn build(state: AppState) -> Router {
                 )
             },
         ))
+        // Outermost: every response, even a timeout or a caught panic, gets a request id, a
+        // problem body, a metric and one access-log line.
+        .layer(axum::middleware::from_fn(crate::telemetry::observe))
         .with_state(state)
 }

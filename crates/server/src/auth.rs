@@ -133,7 +133,9 @@ impl FromRequestParts<AppState> for ClientAddr {
                 .headers
                 .get("x-forwarded-for")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
+                // The last entry is the one our proxy appended: the address it saw. Entries
+                // before it were written by the client and prove nothing.
+                .and_then(|v| v.rsplit(',').next())
                 .and_then(|v| v.trim().parse::<IpAddr>().ok())
         {
             return Ok(ClientAddr(ip));
@@ -172,40 +174,48 @@ impl LoginThrottle {
         }
     }
 
-    /// `Err(retry_after_secs)` when `key` has `limit` or more failures in its current window.
-    pub fn check(&self, key: &str, limit: u32, now: Instant) -> Result<(), u64> {
-        let map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(key) {
-            Some(w) if now.duration_since(w.started) < self.window && w.failures >= limit => {
-                Err((self.window - now.duration_since(w.started))
-                    .as_secs()
-                    .max(1))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Records one failure for `key`.
-    pub fn fail(&self, key: &str, now: Instant) {
+    /// Counts one attempt for `key` — as a failure until [`LoginThrottle::forgive`] or
+    /// [`LoginThrottle::clear`] says otherwise — or refuses it with `Err(retry_after_secs)`
+    /// when `key` already has `limit` in its current window. Counting before the password is
+    /// checked means concurrent guesses cannot slip past the limit. When the map is full and
+    /// nothing in it has expired, a new key is refused (fail closed under a flood of keys).
+    pub fn attempt(&self, key: &str, limit: u32, now: Instant) -> Result<(), u64> {
+        let window = self.window;
+        let retry = |started: Instant| {
+            (window.saturating_sub(now.duration_since(started)))
+                .as_secs()
+                .max(1)
+        };
         let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_KEYS && !map.contains_key(key) {
-            let window = self.window;
             map.retain(|_, w| now.duration_since(w.started) < window);
             if map.len() >= MAX_KEYS {
-                return;
+                return Err(window.as_secs().max(1));
             }
         }
         let w = map.entry(key.to_string()).or_insert(Window {
             started: now,
             failures: 0,
         });
-        if now.duration_since(w.started) >= self.window {
+        if now.duration_since(w.started) >= window {
             *w = Window {
                 started: now,
                 failures: 0,
             };
         }
+        if w.failures >= limit {
+            return Err(retry(w.started));
+        }
         w.failures = w.failures.saturating_add(1);
+        Ok(())
+    }
+
+    /// Takes back one attempt counted for `key` (it did not fail).
+    pub fn forgive(&self, key: &str) {
+        let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = map.get_mut(key) {
+            w.failures = w.failures.saturating_sub(1);
+        }
     }
 
     /// Forgets `key` (after a successful login to that account).
@@ -226,15 +236,23 @@ mod tests {
         let t = LoginThrottle::new(Duration::from_secs(60));
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert!(t.check("k", 3, t0).is_ok());
-            t.fail("k", t0);
+            assert!(t.attempt("k", 3, t0).is_ok());
         }
-        let retry = t.check("k", 3, t0 + Duration::from_secs(10)).unwrap_err();
+        let retry = t.attempt("k", 3, t0 + Duration::from_secs(10)).unwrap_err();
         assert_eq!(retry, 50);
-        assert!(t.check("other", 3, t0).is_ok());
-        assert!(t.check("k", 3, t0 + Duration::from_secs(61)).is_ok());
+        assert!(t.attempt("other", 3, t0).is_ok());
+        assert!(
+            t.attempt("k", 3, t0 + Duration::from_secs(61)).is_ok(),
+            "a new window"
+        );
         t.clear("k");
-        assert!(t.check("k", 3, t0 + Duration::from_secs(1)).is_ok());
+        assert!(t.attempt("k", 3, t0).is_ok());
+        // Forgiven attempts do not count.
+        for _ in 0..10 {
+            t.attempt("ok", 3, t0).unwrap();
+            t.forgive("ok");
+        }
+        assert!(t.attempt("ok", 3, t0).is_ok());
     }
 
     #[test]

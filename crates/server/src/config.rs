@@ -56,8 +56,9 @@ pub struct Config {
     /// How often the node records that it is alive (bounds how much downtime a crash can
     /// charge to a clock).
     pub heartbeat_interval: Duration,
-    /// `nats://…`: the cluster's bus. `None`: one node, the bus runs in process.
-    pub nats_url: Option<String>,
+    /// `nats://…`: the cluster's bus. `None`: one node, the bus runs in process. Secret:
+    /// may carry credentials.
+    pub nats_url: Option<SecretString>,
     /// Queue of each bus subscription (messages beyond it are dropped and recovered by seq).
     pub bus_capacity: usize,
     pub ws: crate::ws::WsConfig,
@@ -320,7 +321,15 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         database_max_connections: raw.database_max_connections,
         log_format,
         log_level: raw.log_level,
-        token_ttl: Duration::from_secs(positive("token_ttl_hours", raw.token_ttl_hours)? * 3600),
+        token_ttl: {
+            if raw.token_ttl_hours > 87_600 {
+                return Err(invalid(
+                    "token_ttl_hours",
+                    "must be between 1 and 87600 (ten years)",
+                ));
+            }
+            Duration::from_secs(positive("token_ttl_hours", raw.token_ttl_hours)? * 3600)
+        },
         max_body_bytes: raw.max_body_bytes,
         request_timeout: Duration::from_secs(positive(
             "request_timeout_seconds",
@@ -366,7 +375,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 if !(u.starts_with("nats://") || u.starts_with("tls://")) {
                     return Err(invalid("nats_url", "must start with nats:// or tls://"));
                 }
-                Some(u)
+                Some(SecretString::from(u))
             }
             _ => None,
         },

@@ -102,7 +102,7 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
 
     let shutdown = CancellationToken::new();
     let bus = match &config.nats_url {
-        Some(url) => bus::Bus::nats(url, &config.node_id, config.bus_capacity)
+        Some(url) => bus::Bus::nats(url.expose_secret(), &config.node_id, config.bus_capacity)
             .await
             .map_err(|e| ServeError::Bus(e.to_string()))?,
         None => bus::Bus::in_process(config.bus_capacity),
@@ -170,33 +170,32 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
 
 /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn run(config: Config) -> Result<(), ServeError> {
+    // Listen for signals before anything else: a SIGTERM that arrives right after the server
+    // logs "listening" must already drain gracefully, not kill the process.
+    let signals = shutdown_signal()?;
     let server = spawn(config).await?;
     let stop = server.shutdown.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signals.await;
         tracing::info!("shutdown requested; draining");
         stop.cancel();
     });
     server.task.await.unwrap_or(Ok(()))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Installs the SIGINT and SIGTERM handlers now; the returned future ends at the first signal.
+fn shutdown_signal() -> Result<impl Future<Output = ()>, ServeError> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -3,7 +3,7 @@
 //! the client's own routes (`/game/<id>`, shared as links) load the app. In debug builds the
 //! files are read from disk, so editing the client needs no rebuild.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 use versus_protocol::ErrorCode;
@@ -15,7 +15,15 @@ use crate::error::problem_response;
 struct Assets;
 
 /// Serves an embedded file, the app shell for client routes, or a 404 problem.
-pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
+pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return problem_response(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            Some("no such route".into()),
+            Vec::new(),
+        );
+    }
     let if_none_match = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

@@ -195,28 +195,25 @@ async fn login(
     let address_key = format!("address:{ip}");
     let now = Instant::now();
     let cfg = &state.config;
-    state
-        .throttle
-        .check(&account_key, cfg.login_max_failures_per_account, now)
+    let throttle = &state.throttle;
+    throttle
+        .attempt(&account_key, cfg.login_max_failures_per_account, now)
         .map_err(ApiError::rate_limited)?;
-    state
-        .throttle
-        .check(&address_key, cfg.login_max_failures_per_address, now)
-        .map_err(ApiError::rate_limited)?;
-
+    if let Err(retry) = throttle.attempt(&address_key, cfg.login_max_failures_per_address, now) {
+        throttle.forgive(&account_key);
+        return Err(ApiError::rate_limited(retry));
+    }
+    // Both attempts are counted as failures until the password proves otherwise.
     let player = state.store.player_by_login(req.login.trim()).await?;
     let hash = player.as_ref().and_then(|p| p.password_hash.clone());
     let ok = auth::verify_password(req.password, hash).await?;
     match player {
         Some(player) if ok => {
-            state.throttle.clear(&account_key);
+            throttle.clear(&account_key);
+            throttle.forgive(&address_key);
             Ok(Json(issue_token(&state, &player).await?))
         }
-        _ => {
-            state.throttle.fail(&account_key, now);
-            state.throttle.fail(&address_key, now);
-            Err(invalid_credentials())
-        }
+        _ => Err(invalid_credentials()),
     }
 }
 

@@ -23,7 +23,22 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
-        Ok(ApiJson(value))
+        // Parse as JSON first (content type, size and syntax errors as usual), then insist on
+        // an object: serde would otherwise accept an array for a struct.
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                versus_protocol::ErrorCode::MalformedRequest,
+                "the body must be a JSON object",
+            ));
+        }
+        serde_json::from_value(value).map(ApiJson).map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                versus_protocol::ErrorCode::MalformedRequest,
+                format!("the body does not have the expected shape: {e}"),
+            )
+        })
     }
 }

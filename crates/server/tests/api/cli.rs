@@ -251,7 +251,6 @@ fn the_readme_documents_every_configuration_key() {
 /// kill it without a graceful shutdown. Remove `#[ignore]` once the handlers are installed
 /// before the server starts listening.
 #[tokio::test]
-#[ignore = "known bug: SIGTERM right after the listening line kills the process (exit by signal)"]
 async fn sigterm_right_after_the_listening_line_still_shuts_down_gracefully() {
     for _ in 0..10 {
         let dir = tempfile::tempdir().unwrap();

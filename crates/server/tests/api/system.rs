@@ -324,7 +324,6 @@ mod with_a_short_request_timeout {
 /// a timed-out request is answered with an empty 503 — no problem body, no `x-request-id`.
 /// Remove `#[ignore]` once `app.rs` adds the `observe` layer outermost.
 #[tokio::test]
-#[ignore = "known bug: a timed-out request gets a bare 503 without a problem body or request id"]
 async fn a_timed_out_request_is_a_503_unavailable_problem_with_its_request_id() {
     let Some(app) = crate::helpers::spawn_app_with(
         crate::helpers::Db::Sqlite,
