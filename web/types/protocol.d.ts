@@ -21,7 +21,16 @@ export type ClientMessage =
   | AbortMessage
   | ClaimVictoryMessage
   | RematchMessage
-  | PingMessage;
+  | PingMessage
+  | ChatSubscribeMessage
+  | ChatUnsubscribeMessage
+  | ChatSendMessage
+  | ChatDeleteMessage
+  | ChatHistoryMessage
+  | LeaderboardSubscribeMessage
+  | LeaderboardUnsubscribeMessage
+  | RatingSubscribeMessage
+  | RatingUnsubscribeMessage;
 /**
  * A draw action.
  *
@@ -43,7 +52,18 @@ export type ServerMessage =
   | MoveAckMessage
   | ActionAckMessage
   | ErrorMessage
-  | PongMessage;
+  | PongMessage
+  | ChatSubscribedMessage
+  | ChatUnsubscribedMessage
+  | ChatMessage
+  | ChatAckMessage
+  | ChatHistoryMessage1
+  | LeaderboardSubscribedMessage
+  | LeaderboardUnsubscribedMessage
+  | LeaderboardUpdateMessage
+  | RatingSubscribedMessage
+  | RatingUnsubscribedMessage
+  | RatingUpdateMessage;
 /**
  * Your role in a subscribed game.
  *
@@ -132,7 +152,37 @@ export type ErrorCode =
   | 'unsupported_protocol'
   | 'hello_required'
   | 'overloaded'
-  | 'not_subscribed';
+  | 'not_subscribed'
+  | 'chat_empty'
+  | 'chat_too_long'
+  | 'chat_rate_limited'
+  | 'muted'
+  | 'guests_not_allowed';
+/**
+ * What a chat entry is.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "ChatEntryKind".
+ */
+export type ChatEntryKind = 'message' | 'system' | 'deletion' | 'hidden';
+/**
+ * A new entry of a followed room. Per room, `seq` increases by exactly 1.
+ */
+export type ChatMessage = ChatEntry & {
+  type: 'chat';
+};
+/**
+ * A followed leaderboard changed (at most one per board per second).
+ */
+export type LeaderboardUpdateMessage = LeaderboardUpdate & {
+  type: 'leaderboard_update';
+};
+/**
+ * Your rating changed: a rated session of yours ended.
+ */
+export type RatingUpdateMessage = RatingUpdate & {
+  type: 'rating_update';
+};
 
 /**
  * Protocol version 1. See docs/PROTOCOL.md.
@@ -254,6 +304,94 @@ export interface RematchMessage {
 export interface PingMessage {
   id?: string | null;
   type: 'ping';
+}
+/**
+ * Follow a chat room (`lobby`, `game:<id>:players`, `game:<id>:spectators`). Without
+ * `since_seq` the reply carries the room's recent history; with it, exactly the entries
+ * after `since_seq` (or the recent history with `resync: true` when too many were
+ * missed). Live `chat` entries follow. Errors: `not_found`, `forbidden` (not your room),
+ * `guests_not_allowed` (the lobby), `rate_limited` (too many rooms on the connection).
+ */
+export interface ChatSubscribeMessage {
+  id?: string | null;
+  room: string;
+  since_seq?: number | null;
+  type: 'chat_subscribe';
+}
+/**
+ * Stop following a chat room. Reply: `chat_unsubscribed`. Errors: `not_subscribed`.
+ */
+export interface ChatUnsubscribeMessage {
+  id?: string | null;
+  room: string;
+  type: 'chat_unsubscribe';
+}
+/**
+ * Write to a room (you need not follow it). Reply: `chat_ack` once the entry is durably
+ * stored. Errors: `chat_empty`, `chat_too_long`, `chat_rate_limited`, `muted`,
+ * `forbidden`, `guests_not_allowed`, `not_found`.
+ */
+export interface ChatSendMessage {
+  id?: string | null;
+  room: string;
+  text: string;
+  type: 'chat_send';
+}
+/**
+ * Delete your own message `seq`. Reply: `chat_ack` (the seq of the deletion entry).
+ * Errors: `forbidden` (not yours), `not_found`.
+ */
+export interface ChatDeleteMessage {
+  id?: string | null;
+  room: string;
+  seq: number;
+  type: 'chat_delete';
+}
+/**
+ * Read older entries: up to `limit` (default 50, at most 100) entries before `before`
+ * (default: the newest). Reply: `chat_history`.
+ */
+export interface ChatHistoryMessage {
+  before?: number | null;
+  id?: string | null;
+  limit?: number | null;
+  room: string;
+  type: 'chat_history';
+}
+/**
+ * Follow a kind's leaderboard. Reply: `leaderboard_subscribed` (with the top `limit`
+ * lines, default 10, at most 100); then `leaderboard_update` whenever it changes (at
+ * most once per second). Errors: `unknown_kind`, `rate_limited` (too many).
+ */
+export interface LeaderboardSubscribeMessage {
+  id?: string | null;
+  kind: string;
+  limit?: number | null;
+  type: 'leaderboard_subscribe';
+}
+/**
+ * Stop following a leaderboard. Reply: `leaderboard_unsubscribed`. Errors:
+ * `not_subscribed`.
+ */
+export interface LeaderboardUnsubscribeMessage {
+  id?: string | null;
+  kind: string;
+  type: 'leaderboard_unsubscribe';
+}
+/**
+ * Follow your own ratings. Reply: `rating_subscribed`; then a `rating_update` as soon as
+ * a rated session of yours ends.
+ */
+export interface RatingSubscribeMessage {
+  id?: string | null;
+  type: 'rating_subscribe';
+}
+/**
+ * Stop following your ratings. Reply: `rating_unsubscribed`. Errors: `not_subscribed`.
+ */
+export interface RatingUnsubscribeMessage {
+  id?: string | null;
+  type: 'rating_unsubscribe';
 }
 /**
  * The reply to `hello`.
@@ -671,4 +809,199 @@ export interface PongMessage {
   id?: string | null;
   server_time: string;
   type: 'pong';
+}
+/**
+ * The reply to `chat_subscribe`: `entries` are the history (or the missed entries),
+ * oldest first; live `chat` messages with greater seqs follow.
+ */
+export interface ChatSubscribedMessage {
+  entries: ChatEntry[];
+  /**
+   * Older entries exist (page with `chat_history`).
+   */
+  has_more: boolean;
+  id?: string | null;
+  /**
+   * The room's last seq at subscription time.
+   */
+  last_seq: number;
+  /**
+   * `true` when `since_seq` could not be served entry by entry: replace local state.
+   */
+  resync: boolean;
+  room: string;
+  type: 'chat_subscribed';
+}
+/**
+ * One entry of a chat room.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "ChatEntry".
+ */
+export interface ChatEntry {
+  at: string;
+  /**
+   * The writer (`message`, `deletion`); null for `system` and `hidden`.
+   */
+  author?: PlayerRef | null;
+  /**
+   * `message`: the author deleted it.
+   */
+  deleted: boolean;
+  kind: ChatEntryKind;
+  room: string;
+  /**
+   * Per room: 1, 2, 3, … with no gaps.
+   */
+  seq: number;
+  /**
+   * `deletion`: the seq of the deleted message.
+   */
+  target_seq?: number | null;
+  /**
+   * The message (`message`, `system`); null when deleted or hidden.
+   */
+  text?: string | null;
+}
+export interface ChatUnsubscribedMessage {
+  id?: string | null;
+  room: string;
+  type: 'chat_unsubscribed';
+}
+/**
+ * The reply to `chat_send` and `chat_delete`: the entry is durably stored as `seq`.
+ */
+export interface ChatAckMessage {
+  id?: string | null;
+  room: string;
+  seq: number;
+  type: 'chat_ack';
+}
+/**
+ * The reply to `chat_history`.
+ */
+export interface ChatHistoryMessage1 {
+  entries: ChatEntry[];
+  /**
+   * Older entries exist: ask again with `before` = the first entry's seq.
+   */
+  has_more: boolean;
+  id?: string | null;
+  /**
+   * The room's last seq when the page was read.
+   */
+  last_seq: number;
+  room: string;
+  type: 'chat_history';
+}
+/**
+ * The reply to `leaderboard_subscribe`: the board now.
+ */
+export interface LeaderboardSubscribedMessage {
+  id?: string | null;
+  kind: string;
+  leaderboard: LeaderboardEntry[];
+  /**
+   * How many players the whole leaderboard holds.
+   */
+  total: number;
+  type: 'leaderboard_subscribed';
+}
+/**
+ * One line of a leaderboard.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "LeaderboardEntry".
+ */
+export interface LeaderboardEntry {
+  deviation: number;
+  draws: number;
+  /**
+   * Finished games of this kind, rated and casual.
+   */
+  games: number;
+  losses: number;
+  player_id: string;
+  player_name: string;
+  provisional: boolean;
+  /**
+   * 1 = best. Ranks are distinct: equal scores are ordered by the older account first.
+   */
+  rank: number;
+  /**
+   * Finished rated games of this kind.
+   */
+  rated_games: number;
+  rating: number;
+  /**
+   * The rating, rounded.
+   */
+  score: number;
+  wins: number;
+}
+/**
+ * The reply to `leaderboard_unsubscribe`.
+ */
+export interface LeaderboardUnsubscribedMessage {
+  id?: string | null;
+  kind: string;
+  type: 'leaderboard_unsubscribed';
+}
+/**
+ * WebSocket `leaderboard_update`: the kind's leaderboard changed. Coalesced: at most one per
+ * board per second; carries the top `limit` lines as they are now.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "LeaderboardUpdate".
+ */
+export interface LeaderboardUpdate {
+  /**
+   * The players whose rating changed since the previous update.
+   */
+  changed: string[];
+  kind: string;
+  leaderboard: LeaderboardEntry[];
+  total: number;
+}
+/**
+ * The reply to `rating_subscribe`.
+ */
+export interface RatingSubscribedMessage {
+  id?: string | null;
+  type: 'rating_subscribed';
+}
+/**
+ * The reply to `rating_unsubscribe`.
+ */
+export interface RatingUnsubscribedMessage {
+  id?: string | null;
+  type: 'rating_unsubscribed';
+}
+/**
+ * WebSocket `rating_update`: your rating changed because a rated session of yours ended.
+ * Sent to every connection of the player that sent `subscribe_rating`.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "RatingUpdate".
+ */
+export interface RatingUpdate {
+  /**
+   * The change of the rounded score.
+   */
+  change: number;
+  deviation: number;
+  game_id: string;
+  kind: string;
+  provisional: boolean;
+  /**
+   * The new leaderboard rank.
+   */
+  rank?: number | null;
+  rating: number;
+  /**
+   * `win`, `loss` or `draw`.
+   */
+  result: string;
+  score: number;
+  session_id: string;
 }

@@ -149,6 +149,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/games/{id}/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A page of a game's chat, oldest first. Players read the players' room; spectators (and
+         *     the players once the session is over) the spectators' room. A blocked player's messages
+         *     come as `hidden` entries.
+         */
+        get: operations["game_history"];
+        put?: never;
+        /**
+         * Write in a game's chat. Answered once the message is durably stored; it reaches the
+         *     room's WebSocket subscribers at the same time.
+         */
+        post: operations["game_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/games/{id}/chat/{seq}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete your own message `seq` from a game's chat: others see it as deleted (a
+         *     `deletion` entry follows in the room's sequence).
+         */
+        delete: operations["game_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/games/{id}/claim-victory": {
         parameters: {
             query?: never;
@@ -240,6 +285,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/games/{id}/pgn": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A chess session in PGN (Portable Game Notation), with the Seven Tag Roster. A session in
+         *     progress has result `*`.
+         */
+        get: operations["game_pgn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/games/{id}/rematch": {
         parameters: {
             query?: never;
@@ -294,6 +359,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/leaderboards/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A page of a kind's leaderboard, best first: rank, player, score (the rounded Glicko-2
+         *     rating) and statistics. Only players with at least one rated game of the kind appear;
+         *     equal scores are ranked by the older account first.
+         */
+        get: operations["leaderboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/leaderboards/{kind}/around/{username}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The player's own line of a kind's leaderboard with the lines just above and below. */
+        get: operations["leaderboard_around"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/lobby/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A page of the lobby's chat, oldest first. */
+        get: operations["lobby_history"];
+        put?: never;
+        /**
+         * Write in the lobby's chat (registered players; guests chat in games only unless
+         *     `chat_guests_in_lobby` is set).
+         */
+        post: operations["lobby_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/lobby/chat/{seq}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete your own message `seq` from the lobby's chat. */
+        delete: operations["lobby_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me": {
         parameters: {
             query?: never;
@@ -314,6 +455,44 @@ export interface paths {
          *     request's token stays valid).
          */
         patch: operations["update_me"];
+        trace?: never;
+    };
+    "/api/v1/me/blocks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The players you block. */
+        get: operations["list_blocks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/blocks/{username}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Block a player: their chat messages are hidden from you from now on (live and in
+         *     history), on every node. Idempotent.
+         */
+        put: operations["block"];
+        post?: never;
+        /** Unblock a player. Idempotent. */
+        delete: operations["unblock"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/me/games": {
@@ -342,6 +521,43 @@ export interface paths {
         };
         /** A player's public profile (never the email). */
         get: operations["get_player"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/players/{username}/games": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The player's finished sessions, newest first, with opponent, result and rating change. */
+        get: operations["player_games"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/players/{username}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per kind the player finished a game of: rating (provisional or not), rank, peak, games,
+         *     wins, losses, draws, streak and the rating history.
+         */
+        get: operations["player_stats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -436,6 +652,59 @@ export interface components {
             /** @description Opaque bearer token: send it as `Authorization: Bearer <token>`. */
             token: string;
         };
+        /** @description `GET /api/v1/me/blocks`. */
+        BlockList: {
+            players: components["schemas"]["PlayerRef"][];
+        };
+        /** @description One entry of a chat room. */
+        ChatEntry: {
+            /** Format: date-time */
+            at: string;
+            author?: components["schemas"]["PlayerRef"] | null;
+            /** @description `message`: the author deleted it. */
+            deleted: boolean;
+            kind: components["schemas"]["ChatEntryKind"];
+            room: string;
+            /**
+             * Format: int64
+             * @description Per room: 1, 2, 3, … with no gaps.
+             */
+            seq: number;
+            /**
+             * Format: int64
+             * @description `deletion`: the seq of the deleted message.
+             */
+            target_seq?: number | null;
+            /** @description The message (`message`, `system`); null when deleted or hidden. */
+            text?: string | null;
+        };
+        /**
+         * @description What a chat entry is.
+         * @enum {string}
+         */
+        ChatEntryKind: "message" | "system" | "deletion" | "hidden";
+        /** @description A page of a room's history, oldest first. */
+        ChatPage: {
+            entries: components["schemas"]["ChatEntry"][];
+            /** @description Older entries exist: ask again with `before` = the first entry's seq. */
+            has_more: boolean;
+            /**
+             * Format: int64
+             * @description The room's last seq when the page was read.
+             */
+            last_seq: number;
+            room: string;
+        };
+        /** @description `POST /api/v1/games/{id}/chat` and `POST /api/v1/lobby/chat`. */
+        ChatPostRequest: {
+            room?: components["schemas"]["GameChatSide"] | null;
+            /** @description 1–500 characters after control characters are stripped. */
+            text: string;
+        };
+        /** @description The reply to a chat post or delete: the entry as stored. */
+        ChatPosted: {
+            entry: components["schemas"]["ChatEntry"];
+        };
         /**
          * @description The clocks at one instant `at`: `remaining_ms` per seat; the clock of `running` (if any)
          *     has been ticking since `at`, so its current value is `remaining_ms[running] - (now - at)`.
@@ -473,7 +742,7 @@ export interface components {
          *     WebSocket. Codes are stable: clients branch on them, humans read `title`/`detail`.
          * @enum {string}
          */
-        ErrorCode: "malformed_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "forbidden" | "not_found" | "username_taken" | "email_taken" | "invalid_credentials" | "rate_limited" | "method_not_allowed" | "unavailable" | "internal" | "unknown_kind" | "malformed_move" | "illegal_move" | "not_your_turn" | "game_over" | "not_a_participant" | "game_full" | "already_seated" | "invalid_state" | "not_supported" | "unsupported_protocol" | "hello_required" | "overloaded" | "not_subscribed";
+        ErrorCode: "malformed_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "forbidden" | "not_found" | "username_taken" | "email_taken" | "invalid_credentials" | "rate_limited" | "method_not_allowed" | "unavailable" | "internal" | "unknown_kind" | "malformed_move" | "illegal_move" | "not_your_turn" | "game_over" | "not_a_participant" | "game_full" | "already_seated" | "invalid_state" | "not_supported" | "unsupported_protocol" | "hello_required" | "overloaded" | "not_subscribed" | "chat_empty" | "chat_too_long" | "chat_rate_limited" | "muted" | "guests_not_allowed";
         /**
          * @description A journal event with its place: what `event` messages carry and
          *     `GET /api/v1/games/{id}/events` lists.
@@ -502,6 +771,11 @@ export interface components {
             /** @description A machine-readable reason, e.g. `too_short`, `invalid_characters`. */
             reason: string;
         };
+        /**
+         * @description Which of a game's two rooms.
+         * @enum {string}
+         */
+        GameChatSide: "players" | "spectators";
         /**
          * @description Something that happened in a session, in journal order. Stored in the journal and sent
          *     to subscribers inside `event` messages.
@@ -680,6 +954,37 @@ export interface components {
             /** @description `ok`, or `unavailable` (readiness only). */
             status: string;
         };
+        /** @description One finished session in a player's history. */
+        HistoryGame: {
+            /** Format: date-time */
+            ended_at: string;
+            /** Format: uuid */
+            game_id: string;
+            kind: string;
+            /** @description The opponent's username (`null` if the seat was never taken). */
+            opponent?: string | null;
+            /** Format: uuid */
+            opponent_id?: string | null;
+            rated: boolean;
+            /** Format: double */
+            rating_after?: number | null;
+            /**
+             * Format: double
+             * @description Rated sessions only: the rating before and after, and the change of the rounded score.
+             */
+            rating_before?: number | null;
+            /** Format: int64 */
+            rating_change?: number | null;
+            /** @description `win`, `loss` or `draw`, for this player. */
+            result: string;
+            /**
+             * Format: int32
+             * @description The player's seat.
+             */
+            seat: number;
+            /** Format: uuid */
+            session_id: string;
+        };
         /** @description A game kind (`GET /api/v1/kinds`). */
         KindInfo: {
             id: string;
@@ -698,6 +1003,118 @@ export interface components {
         /** @description `GET /api/v1/kinds`. */
         KindList: {
             kinds: components["schemas"]["KindInfo"][];
+        };
+        /** @description A player's rating and statistics in one kind. */
+        KindStats: {
+            /** Format: double */
+            deviation: number;
+            /** Format: int64 */
+            draws: number;
+            /**
+             * Format: int64
+             * @description Finished games, rated and casual.
+             */
+            games: number;
+            /** @description The rating after each of the last (up to 100) rated games, oldest first. */
+            history: components["schemas"]["RatingHistoryPoint"][];
+            kind: string;
+            /** Format: int64 */
+            losses: number;
+            /**
+             * Format: int64
+             * @description The highest score after a rated game; `null` without one.
+             */
+            peak?: number | null;
+            provisional: boolean;
+            /**
+             * Format: int64
+             * @description The leaderboard rank; `null` without a rated game.
+             */
+            rank?: number | null;
+            /** Format: int64 */
+            rated_games: number;
+            /**
+             * Format: double
+             * @description Glicko-2 rating (1500 before the first rated game).
+             */
+            rating: number;
+            /**
+             * Format: int64
+             * @description The rating, rounded.
+             */
+            score: number;
+            /**
+             * Format: int64
+             * @description Positive: wins in a row; negative: losses in a row; 0 after a draw.
+             */
+            streak: number;
+            /** Format: int64 */
+            wins: number;
+        };
+        /**
+         * @description `GET /api/v1/leaderboards/{kind}`: a page of the kind's leaderboard, best first. Only
+         *     players with at least one rated game of the kind appear.
+         */
+        Leaderboard: {
+            kind: string;
+            leaderboard: components["schemas"]["LeaderboardEntry"][];
+            /**
+             * Format: int64
+             * @description How many players the whole leaderboard holds.
+             */
+            total: number;
+        };
+        /**
+         * @description `GET /api/v1/leaderboards/{kind}/around/{username}`: the player's line with up to
+         *     `radius` lines above and below, best first.
+         */
+        LeaderboardAround: {
+            kind: string;
+            leaderboard: components["schemas"]["LeaderboardEntry"][];
+            /**
+             * Format: int64
+             * @description The player's own rank.
+             */
+            rank: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description One line of a leaderboard. */
+        LeaderboardEntry: {
+            /** Format: double */
+            deviation: number;
+            /** Format: int64 */
+            draws: number;
+            /**
+             * Format: int64
+             * @description Finished games of this kind, rated and casual.
+             */
+            games: number;
+            /** Format: int64 */
+            losses: number;
+            /** Format: uuid */
+            player_id: string;
+            player_name: string;
+            provisional: boolean;
+            /**
+             * Format: int64
+             * @description 1 = best. Ranks are distinct: equal scores are ordered by the older account first.
+             */
+            rank: number;
+            /**
+             * Format: int64
+             * @description Finished rated games of this kind.
+             */
+            rated_games: number;
+            /** Format: double */
+            rating: number;
+            /**
+             * Format: int64
+             * @description The rating, rounded.
+             */
+            score: number;
+            /** Format: int64 */
+            wins: number;
         };
         /** @description `POST /api/v1/auth/login`. */
         LoginRequest: {
@@ -766,6 +1183,15 @@ export interface components {
              */
             seat_held_until?: string | null;
         };
+        /** @description `GET /api/v1/players/{username}/games`: newest first. */
+        PlayerGames: {
+            games: components["schemas"]["HistoryGame"][];
+            /**
+             * Format: uuid
+             * @description Pass as `before` for the next (older) page; `null` on the last page.
+             */
+            next_before?: string | null;
+        };
         /** @description A player as shown inside games. */
         PlayerRef: {
             /** Format: uuid */
@@ -777,6 +1203,13 @@ export interface components {
             player: components["schemas"]["PlayerRef"];
             /** Format: int32 */
             seat: number;
+        };
+        /** @description `GET /api/v1/players/{username}/stats`: one entry per kind the player finished a game of. */
+        PlayerStats: {
+            /** Format: uuid */
+            player_id: string;
+            stats: components["schemas"]["KindStats"][];
+            username: string;
         };
         /** @description An RFC 9457 problem document (`application/problem+json`). */
         Problem: {
@@ -810,6 +1243,15 @@ export interface components {
             /** Format: uuid */
             id: string;
             username: string;
+        };
+        /** @description A point of a rating history: the rating after a rated session. */
+        RatingHistoryPoint: {
+            /** Format: date-time */
+            at: string;
+            /** Format: double */
+            rating: number;
+            /** Format: uuid */
+            session_id: string;
         };
         /** @description `POST /api/v1/auth/register`. */
         RegisterRequest: {
@@ -1321,6 +1763,235 @@ export interface operations {
             };
         };
     };
+    game_history: {
+        parameters: {
+            query?: {
+                /** @description Game chat only: `players` or `spectators` (default: the room you belong to). */
+                room?: components["schemas"]["GameChatSide"];
+                /** @description Only entries with a smaller seq (default: the newest). */
+                before?: number;
+                /** @description Entries in the page, 1–100 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The game id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatPage"];
+                };
+            };
+            /** @description Invalid id or query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: not your room */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such game */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    game_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The game id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatPostRequest"];
+            };
+        };
+        responses: {
+            /** @description Stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatPosted"];
+                };
+            };
+            /** @description Not JSON, or the id is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden` (not your room) or `muted` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such game */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `chat_empty`, `chat_too_long` or `malformed_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `chat_rate_limited`; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    game_delete: {
+        parameters: {
+            query?: {
+                /** @description `players` or `spectators` (default: the room you belong to). */
+                room?: components["schemas"]["GameChatSide"];
+            };
+            header?: never;
+            path: {
+                /** @description The game id */
+                id: string;
+                /** @description The message's seq */
+                seq: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deletion entry (stored) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatPosted"];
+                };
+            };
+            /** @description Invalid id, seq or query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: not your message or not your room */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such game or message (or already deleted) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     claim_victory: {
         parameters: {
             query?: never;
@@ -1726,6 +2397,59 @@ export interface operations {
             };
         };
     };
+    game_pgn: {
+        parameters: {
+            query?: {
+                /** @description A session of the game (default: its current session). */
+                session?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The game id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The PGN text */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-chess-pgn": string;
+                };
+            };
+            /** @description Invalid id or query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such game or session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a chess game (`not_supported`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     rematch: {
         parameters: {
             query?: never;
@@ -1900,6 +2624,305 @@ export interface operations {
             };
         };
     };
+    leaderboard: {
+        parameters: {
+            query?: {
+                /** @description Lines per page: 1 to 100 (default 50). */
+                limit?: number;
+                /** @description Lines to skip (default 0). */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The game kind, e.g. `chess` */
+                kind: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Leaderboard"];
+                };
+            };
+            /** @description Invalid query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such game kind */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description limit out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    leaderboard_around: {
+        parameters: {
+            query?: {
+                /** @description Lines above and below the player: 0 to 50 (default 5). */
+                radius?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The game kind */
+                kind: string;
+                /** @description The player (case-insensitive) */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The player's neighbourhood, best first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaderboardAround"];
+                };
+            };
+            /** @description Invalid query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such kind or player, or the player has no rated game of the kind */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description radius out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    lobby_history: {
+        parameters: {
+            query?: {
+                /** @description Only entries with a smaller seq (default: the newest). */
+                before?: number;
+                /** @description Entries in the page, 1–100 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatPage"];
+                };
+            };
+            /** @description Invalid query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    lobby_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatPostRequest"];
+            };
+        };
+        responses: {
+            /** @description Stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatPosted"];
+                };
+            };
+            /** @description Not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `muted` or `guests_not_allowed` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `chat_empty`, `chat_too_long` or `malformed_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `chat_rate_limited`; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    lobby_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The message's seq */
+                seq: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deletion entry (stored) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatPosted"];
+                };
+            };
+            /** @description Invalid seq */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: not your message */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such message (or already deleted) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_me: {
         parameters: {
             query?: never;
@@ -2007,6 +3030,131 @@ export interface operations {
             };
         };
     };
+    list_blocks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Blocked players */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockList"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    block: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The player to block */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Blocked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such player */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: yourself */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unblock: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The player to unblock */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Not blocked (any more) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such player */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: yourself */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_my_games: {
         parameters: {
             query?: {
@@ -2072,6 +3220,95 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PublicPlayer"];
+                };
+            };
+            /** @description No such player */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    player_games: {
+        parameters: {
+            query?: {
+                /** @description Only this kind. */
+                kind?: string;
+                /** @description A session id from `next_before`: only sessions that ended before it. */
+                before?: string;
+                /** @description 1 to 100 (default 20). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The player (case-insensitive) */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the history */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlayerGames"];
+                };
+            };
+            /** @description Invalid query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such player or kind */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description limit out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    player_stats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The player (case-insensitive) */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The statistics */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlayerStats"];
                 };
             };
             /** @description No such player */

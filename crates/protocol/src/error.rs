@@ -66,6 +66,16 @@ pub enum ErrorCode {
     Overloaded,
     /// The client is not subscribed to that game.
     NotSubscribed,
+    /// A chat message with nothing left after control characters are stripped.
+    ChatEmpty,
+    /// A chat message over 500 characters.
+    ChatTooLong,
+    /// Too many chat messages in this room; retry after the `Retry-After` seconds.
+    ChatRateLimited,
+    /// The player may not chat until the mute ends (an operator's, or after flooding).
+    Muted,
+    /// Guests may chat only in games, not in the lobby.
+    GuestsNotAllowed,
 }
 
 impl ErrorCode {
@@ -100,6 +110,11 @@ impl ErrorCode {
             ErrorCode::HelloRequired => "hello_required",
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::NotSubscribed => "not_subscribed",
+            ErrorCode::ChatEmpty => "chat_empty",
+            ErrorCode::ChatTooLong => "chat_too_long",
+            ErrorCode::ChatRateLimited => "chat_rate_limited",
+            ErrorCode::Muted => "muted",
+            ErrorCode::GuestsNotAllowed => "guests_not_allowed",
         }
     }
 }

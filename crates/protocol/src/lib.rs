@@ -7,11 +7,15 @@
 //! optional, never rename or remove one without a new protocol version.
 
 pub mod accounts;
+pub mod chat;
 pub mod error;
 pub mod games;
+pub mod ratings;
 pub mod ws;
 
 pub use accounts::*;
+pub use chat::*;
 pub use error::{ErrorCode, FieldError, Problem};
 pub use games::*;
+pub use ratings::*;
 pub use ws::*;

@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::accounts::PublicPlayer;
+use crate::chat::{ChatEntry, ChatPage};
 use crate::error::ErrorCode;
 use crate::games::{ActionAck, DrawAction, EventEnvelope, GameView, MoveAck};
+use crate::ratings::{Leaderboard, LeaderboardUpdate, RatingUpdate};
 
 /// The protocol version this server speaks. A client states the version it speaks in
 /// `hello`; an unsupported one is refused with `unsupported_protocol`.
@@ -130,6 +132,80 @@ pub enum ClientMessage {
         #[serde(default)]
         id: Option<String>,
     },
+    /// Follow a chat room (`lobby`, `game:<id>:players`, `game:<id>:spectators`). Without
+    /// `since_seq` the reply carries the room's recent history; with it, exactly the entries
+    /// after `since_seq` (or the recent history with `resync: true` when too many were
+    /// missed). Live `chat` entries follow. Errors: `not_found`, `forbidden` (not your room),
+    /// `guests_not_allowed` (the lobby), `rate_limited` (too many rooms on the connection).
+    ChatSubscribe {
+        #[serde(default)]
+        id: Option<String>,
+        room: String,
+        #[serde(default)]
+        since_seq: Option<u64>,
+    },
+    /// Stop following a chat room. Reply: `chat_unsubscribed`. Errors: `not_subscribed`.
+    ChatUnsubscribe {
+        #[serde(default)]
+        id: Option<String>,
+        room: String,
+    },
+    /// Write to a room (you need not follow it). Reply: `chat_ack` once the entry is durably
+    /// stored. Errors: `chat_empty`, `chat_too_long`, `chat_rate_limited`, `muted`,
+    /// `forbidden`, `guests_not_allowed`, `not_found`.
+    ChatSend {
+        #[serde(default)]
+        id: Option<String>,
+        room: String,
+        text: String,
+    },
+    /// Delete your own message `seq`. Reply: `chat_ack` (the seq of the deletion entry).
+    /// Errors: `forbidden` (not yours), `not_found`.
+    ChatDelete {
+        #[serde(default)]
+        id: Option<String>,
+        room: String,
+        seq: u64,
+    },
+    /// Read older entries: up to `limit` (default 50, at most 100) entries before `before`
+    /// (default: the newest). Reply: `chat_history`.
+    ChatHistory {
+        #[serde(default)]
+        id: Option<String>,
+        room: String,
+        #[serde(default)]
+        before: Option<u64>,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// Follow a kind's leaderboard. Reply: `leaderboard_subscribed` (with the top `limit`
+    /// lines, default 10, at most 100); then `leaderboard_update` whenever it changes (at
+    /// most once per second). Errors: `unknown_kind`, `rate_limited` (too many).
+    LeaderboardSubscribe {
+        #[serde(default)]
+        id: Option<String>,
+        kind: String,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// Stop following a leaderboard. Reply: `leaderboard_unsubscribed`. Errors:
+    /// `not_subscribed`.
+    LeaderboardUnsubscribe {
+        #[serde(default)]
+        id: Option<String>,
+        kind: String,
+    },
+    /// Follow your own ratings. Reply: `rating_subscribed`; then a `rating_update` as soon as
+    /// a rated session of yours ends.
+    RatingSubscribe {
+        #[serde(default)]
+        id: Option<String>,
+    },
+    /// Stop following your ratings. Reply: `rating_unsubscribed`. Errors: `not_subscribed`.
+    RatingUnsubscribe {
+        #[serde(default)]
+        id: Option<String>,
+    },
 }
 
 /// Your role in a subscribed game.
@@ -210,6 +286,60 @@ pub enum ServerMessage {
         id: Option<String>,
         server_time: DateTime<Utc>,
     },
+    /// The reply to `chat_subscribe`: `entries` are the history (or the missed entries),
+    /// oldest first; live `chat` messages with greater seqs follow.
+    ChatSubscribed {
+        id: Option<String>,
+        room: String,
+        /// The room's last seq at subscription time.
+        last_seq: u64,
+        entries: Vec<ChatEntry>,
+        /// Older entries exist (page with `chat_history`).
+        has_more: bool,
+        /// `true` when `since_seq` could not be served entry by entry: replace local state.
+        resync: bool,
+    },
+    ChatUnsubscribed {
+        id: Option<String>,
+        room: String,
+    },
+    /// A new entry of a followed room. Per room, `seq` increases by exactly 1.
+    Chat(ChatEntry),
+    /// The reply to `chat_send` and `chat_delete`: the entry is durably stored as `seq`.
+    ChatAck {
+        id: Option<String>,
+        room: String,
+        seq: u64,
+    },
+    /// The reply to `chat_history`.
+    ChatHistory {
+        id: Option<String>,
+        #[serde(flatten)]
+        page: ChatPage,
+    },
+    /// The reply to `leaderboard_subscribe`: the board now.
+    LeaderboardSubscribed {
+        id: Option<String>,
+        #[serde(flatten)]
+        board: Leaderboard,
+    },
+    /// The reply to `leaderboard_unsubscribe`.
+    LeaderboardUnsubscribed {
+        id: Option<String>,
+        kind: String,
+    },
+    /// A followed leaderboard changed (at most one per board per second).
+    LeaderboardUpdate(LeaderboardUpdate),
+    /// The reply to `rating_subscribe`.
+    RatingSubscribed {
+        id: Option<String>,
+    },
+    /// The reply to `rating_unsubscribe`.
+    RatingUnsubscribed {
+        id: Option<String>,
+    },
+    /// Your rating changed: a rated session of yours ended.
+    RatingUpdate(RatingUpdate),
 }
 
 /// The machine-readable JSON Schema of both directions, as checked in under

@@ -32,7 +32,9 @@ use crate::state::AppState;
     tags(
         (name = "accounts", description = "Registration, login, tokens and profiles"),
         (name = "games", description = "Game kinds, games, sessions, moves and actions"),
+        (name = "ratings", description = "Ratings, leaderboards, statistics, game history and PGN"),
         (name = "operations", description = "Health, readiness and metrics"),
+        (name = "chat", description = "Game and lobby chat rooms (history, posting, deleting) and blocks"),
     )
 )]
 struct ApiDoc;
@@ -63,6 +65,8 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::accounts::router())
         .merge(routes::games::router())
+        .merge(routes::chat::router())
+        .merge(routes::ratings::router())
         .merge(routes::system::router())
 }
 

@@ -64,6 +64,7 @@ pub struct Config {
     pub ws: crate::ws::WsConfig,
     pub games: crate::games::GameConfig,
     pub journal: crate::games::journal::JournalConfig,
+    pub chat: crate::chat::ChatConfig,
 }
 
 /// Every key the file and the environment may set, with its default. The single source of
@@ -107,6 +108,13 @@ struct RawConfig {
     journal_queue_capacity: usize,
     group_commit_max_batch: usize,
     group_commit_window_ms: u64,
+    chat_burst: u32,
+    chat_refill_ms: u64,
+    chat_flood_strikes: u32,
+    chat_flood_mute_seconds: u64,
+    chat_history_limit: usize,
+    chat_replay_limit: usize,
+    chat_guests_in_lobby: bool,
 }
 
 /// The defaults, as `(key, value)`; also the list of keys read from `VERSUS_*`.
@@ -145,6 +153,13 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("journal_queue_capacity", "4096"),
     ("group_commit_max_batch", "512"),
     ("group_commit_window_ms", "0"),
+    ("chat_burst", "5"),
+    ("chat_refill_ms", "2000"),
+    ("chat_flood_strikes", "5"),
+    ("chat_flood_mute_seconds", "300"),
+    ("chat_history_limit", "50"),
+    ("chat_replay_limit", "200"),
+    ("chat_guests_in_lobby", "false"),
 ];
 
 /// Settings with no default (absent unless set).
@@ -459,6 +474,27 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 0,
                 1000,
             )?,
+        },
+        chat: crate::chat::ChatConfig {
+            burst: range("chat_burst", raw.chat_burst as usize, 1, 1000)? as u32,
+            refill: ms("chat_refill_ms", raw.chat_refill_ms, 1, 3_600_000)?,
+            flood_strikes: range(
+                "chat_flood_strikes",
+                raw.chat_flood_strikes as usize,
+                1,
+                1000,
+            )? as u32,
+            flood_mute: ms(
+                "chat_flood_mute_seconds",
+                raw.chat_flood_mute_seconds.saturating_mul(1000),
+                1000,
+                86_400_000,
+            )?,
+            history_limit: range("chat_history_limit", raw.chat_history_limit, 1, 100)?,
+            // Capped below the outbox, so a resume's reply and its entries always fit in it.
+            replay_limit: range("chat_replay_limit", raw.chat_replay_limit, 1, 10_000)?
+                .min(raw.ws_outbox_capacity.saturating_sub(2).max(1)),
+            guests_in_lobby: raw.chat_guests_in_lobby,
         },
     })
 }

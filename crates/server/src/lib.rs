@@ -2,13 +2,17 @@
 //! on) the WebSocket gateway and game actors. `main.rs` is a thin CLI over [`run`]; tests use
 //! [`spawn`] to start a real server on port 0.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod bus;
+pub mod chat;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod fanout;
 pub mod games;
+pub mod ratings;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
@@ -125,6 +129,8 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
     );
     games.start_background();
     let feeds = games::feed::Feeds::new(games.clone());
+    let chat = chat::ChatService::start(store.clone(), bus.clone(), config.chat);
+    games.set_event_tap(chat.system_notes());
     let state = AppState {
         throttle: Arc::new(LoginThrottle::new(config.login_window)),
         ws: config.ws,
@@ -133,6 +139,8 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
         metrics: telemetry::metrics_handle(),
         games,
         feeds,
+        chat,
+        scores: ratings::Scoreboard::new(store.clone(), bus.clone(), ratings::LEADERBOARD_COALESCE),
         bus: bus.clone(),
         shutdown: shutdown.clone(),
     };

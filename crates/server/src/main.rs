@@ -28,6 +28,26 @@ enum Command {
     /// Load and validate the configuration, print the effective settings (secrets redacted)
     /// and exit.
     CheckConfig(ServeArgs),
+    /// Operator commands on the database the configuration names.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+        #[command(flatten)]
+        args: ServeArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Mute a player in every chat room for a while.
+    Mute {
+        username: String,
+        /// How long, in minutes.
+        #[arg(long, value_name = "N")]
+        minutes: u64,
+    },
+    /// Lift a player's chat mute.
+    Unmute { username: String },
 }
 
 #[derive(Debug, Clone, Args, Default)]
@@ -113,10 +133,15 @@ impl ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut admin = None;
     let (check_only, args) = match cli.command {
         None => (false, cli.serve),
         Some(Command::Serve(a)) => (false, cli.serve.merge(a)),
         Some(Command::CheckConfig(a)) => (true, cli.serve.merge(a)),
+        Some(Command::Admin { command, args }) => {
+            admin = Some(command);
+            (false, cli.serve.merge(args))
+        }
     };
     let config = match config::load(args.config.as_deref(), std::env::vars(), &args.overrides()) {
         Ok(c) => c,
@@ -128,6 +153,9 @@ fn main() -> ExitCode {
     if check_only {
         eprintln!("{config:#?}");
         return ExitCode::SUCCESS;
+    }
+    if let Some(command) = admin {
+        return run_admin(&config, command);
     }
     versus_server::telemetry::init_logging(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -144,6 +172,44 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "the server stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs an operator command; exit 0 on success, 1 on failure (with the reason on stderr).
+#[allow(
+    clippy::print_stdout,
+    reason = "the command's result is its output for the operator"
+)]
+fn run_admin(config: &config::Config, command: AdminCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("versus: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match command {
+            AdminCommand::Mute { username, minutes } => {
+                versus_server::admin::mute(config, &username, minutes).await
+            }
+            AdminCommand::Unmute { username } => {
+                versus_server::admin::unmute(config, &username).await
+            }
+        }
+    });
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("versus: {e}");
             ExitCode::FAILURE
         }
     }

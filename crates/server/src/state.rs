@@ -23,6 +23,10 @@ pub struct AppState {
     pub games: GameHub,
     /// This node's deliveries of game events to its WebSocket subscribers.
     pub feeds: Feeds,
+    /// Chat rooms: rules, appends, history and this node's chat feeds.
+    pub chat: crate::chat::ChatService,
+    /// This node's rating and leaderboard watchers (issue 7).
+    pub scores: crate::ratings::Scoreboard,
     /// The cluster's bus (in-process without NATS).
     pub bus: Bus,
     pub ws: WsConfig,

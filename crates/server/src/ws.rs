@@ -62,9 +62,13 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Res
         .on_upgrade(move |socket| connection(socket, state))
 }
 
-type Reply = Pin<Box<dyn Future<Output = ServerMessage> + Send>>;
+pub(crate) type Reply = Pin<Box<dyn Future<Output = ServerMessage> + Send>>;
 
-fn error(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> ServerMessage {
+pub(crate) fn error(
+    id: Option<String>,
+    code: ErrorCode,
+    message: impl Into<String>,
+) -> ServerMessage {
     ServerMessage::Error {
         id,
         code,
@@ -202,6 +206,9 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
     let cfg = state.ws;
     let hub = state.games.clone();
     let feeds = state.feeds.clone();
+    let chat = state.chat.clone();
+    let chat_rooms: crate::chat::feed::ChatRooms = Arc::new(Mutex::new(HashSet::new()));
+    let scores = state.scores.clone();
     let conn_id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     let (outbox, mut outbox_rx) = mpsc::channel::<Wire>(cfg.outbox_capacity.max(1));
     let kick = Kick::default();
@@ -236,7 +243,7 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
                 last_heard = Instant::now();
                 match frame {
                     Message::Text(text) => {
-                        let ctx = Ctx { hub: &hub, feeds: &feeds, player: &player, conn_id, outbox: &outbox, kick: &kick, cfg: &cfg };
+                        let ctx = Ctx { hub: &hub, feeds: &feeds, chat: &chat, chat_rooms: &chat_rooms, scores: &scores, player: &player, conn_id, outbox: &outbox, kick: &kick, cfg: &cfg };
                         if let Some(reply) = handle_text(&ctx, text.as_str(), &subscriptions, &mut pending)
                             && !send(&mut socket, &reply).await
                         {
@@ -274,11 +281,23 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
     for game_id in followed {
         feeds.unsubscribe(game_id, conn_id);
     }
+    let rooms: Vec<_> = chat_rooms
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .drain()
+        .collect();
+    for room in rooms {
+        chat.feeds().unsubscribe(room, conn_id);
+    }
+    scores.forget_connection(conn_id);
 }
 
 struct Ctx<'a> {
     hub: &'a GameHub,
     feeds: &'a Feeds,
+    chat: &'a crate::chat::ChatService,
+    chat_rooms: &'a crate::chat::feed::ChatRooms,
+    scores: &'a crate::ratings::Scoreboard,
     player: &'a PlayerRef,
     conn_id: u64,
     outbox: &'a mpsc::Sender<Wire>,
@@ -376,6 +395,39 @@ fn handle_text(
             ctx.feeds.unsubscribe(game_id, ctx.conn_id);
             return Some(ServerMessage::Unsubscribed { id, game_id });
         }
+        ClientMessage::LeaderboardSubscribe { id, kind, limit } => {
+            return crate::ratings::ws_watch_board(ctx_watch(ctx), id, kind, limit, pending);
+        }
+        ClientMessage::LeaderboardUnsubscribe { id, kind } => {
+            if bad_id(&id).is_some() || !ctx.scores.unwatch_board(&kind, ctx.conn_id) {
+                return Some(error(
+                    id,
+                    ErrorCode::NotSubscribed,
+                    "not following that leaderboard",
+                ));
+            }
+            return Some(ServerMessage::LeaderboardUnsubscribed { id, kind });
+        }
+        ClientMessage::RatingSubscribe { id } => {
+            return crate::ratings::ws_watch_rating(ctx_watch(ctx), id, pending);
+        }
+        ClientMessage::RatingUnsubscribe { id } => {
+            if bad_id(&id).is_some() || !ctx.scores.unwatch_rating(ctx.player.id, ctx.conn_id) {
+                return Some(error(
+                    id,
+                    ErrorCode::NotSubscribed,
+                    "not following your ratings",
+                ));
+            }
+            return Some(ServerMessage::RatingUnsubscribed { id });
+        }
+        msg @ (ClientMessage::ChatSubscribe { .. }
+        | ClientMessage::ChatUnsubscribe { .. }
+        | ClientMessage::ChatSend { .. }
+        | ClientMessage::ChatDelete { .. }
+        | ClientMessage::ChatHistory { .. }) => {
+            return handle_chat(ctx, msg, pending);
+        }
         ClientMessage::Join { id, game_id } => (id, game_id, Action::Join),
         ClientMessage::Move {
             id,
@@ -415,8 +467,66 @@ fn handle_text(
     None
 }
 
+/// What the rating and leaderboard requests need of the connection.
+fn ctx_watch(ctx: &Ctx<'_>) -> crate::ratings::WsWatch {
+    crate::ratings::WsWatch {
+        scores: ctx.scores.clone(),
+        player: ctx.player.id,
+        watcher: crate::ratings::Watcher {
+            conn_id: ctx.conn_id,
+            outbox: ctx.outbox.clone(),
+            kick: ctx.kick.clone(),
+            limit: 0,
+        },
+        max_pending: ctx.cfg.max_pending,
+    }
+}
+
+/// The chat messages (see `chat::socket`).
+fn handle_chat(
+    ctx: &Ctx<'_>,
+    msg: ClientMessage,
+    pending: &mut FuturesUnordered<Reply>,
+) -> Option<ServerMessage> {
+    let id = match &msg {
+        ClientMessage::ChatSubscribe { id, .. }
+        | ClientMessage::ChatUnsubscribe { id, .. }
+        | ClientMessage::ChatSend { id, .. }
+        | ClientMessage::ChatDelete { id, .. }
+        | ClientMessage::ChatHistory { id, .. } => id.clone(),
+        _ => None,
+    };
+    if let Some(bad) = bad_id(&id) {
+        return Some(bad);
+    }
+    let conn = crate::chat::socket::ConnChat {
+        chat: ctx.chat,
+        player: ctx.player,
+        conn_id: ctx.conn_id,
+        outbox: ctx.outbox,
+        kick: ctx.kick,
+        rooms: ctx.chat_rooms,
+        max_rooms: ctx.cfg.max_subscriptions,
+    };
+    match crate::chat::socket::handle(&conn, msg)? {
+        crate::chat::socket::Answer::Now(reply) => Some(reply),
+        crate::chat::socket::Answer::Outbox => None,
+        crate::chat::socket::Answer::Later(reply) => {
+            if pending.len() >= ctx.cfg.max_pending {
+                return Some(error(
+                    id,
+                    ErrorCode::Overloaded,
+                    "too many requests in flight on this connection",
+                ));
+            }
+            pending.push(reply);
+            None
+        }
+    }
+}
+
 /// Request ids are 1–64 characters.
-fn bad_id(id: &Option<String>) -> Option<ServerMessage> {
+pub(crate) fn bad_id(id: &Option<String>) -> Option<ServerMessage> {
     match id {
         Some(s) if s.is_empty() || s.chars().count() > 64 => Some(error(
             None,

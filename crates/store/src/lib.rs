@@ -13,6 +13,7 @@
 //! `sqlite.rs` and `postgres.rs`.
 
 mod postgres;
+mod ratings;
 mod records;
 mod sql;
 mod sqlite;
@@ -170,6 +171,79 @@ pub trait Store: Send + Sync + 'static {
     /// Games whose current session is in progress and whose lease has expired: nobody runs
     /// their clocks. At most `limit`.
     async fn orphaned_games(&self, now_ms: i64, limit: i64) -> Result<Vec<Uuid>>;
+
+    // --- ratings, statistics and leaderboards (issue 7) ------------------------------------
+    //
+    // Written only by `append_journal`: an entry whose session update moves the session to
+    // `finished` (with seat results) records every seated player's statistics for the game's
+    // kind and, for a rated two-player game, both Glicko-2 ratings (`versus_rules::rating`),
+    // in the same transaction. The journal's seq guard makes that exactly-once.
+
+    /// A player's ratings and statistics, one per kind played (ordered by kind).
+    async fn player_ratings(&self, player_id: Uuid) -> Result<Vec<RatingRecord>>;
+    /// A page of a kind's leaderboard (players with at least one rated game), best first.
+    async fn leaderboard(&self, kind: &str, limit: i64, offset: i64)
+    -> Result<Vec<LeaderboardRow>>;
+    /// How many players the kind's leaderboard holds.
+    async fn leaderboard_size(&self, kind: &str) -> Result<i64>;
+    /// The player's line of the kind's leaderboard (`None` without a rated game). The rank
+    /// is computed from per-score counts, not by scanning the table.
+    async fn leaderboard_entry(
+        &self,
+        kind: &str,
+        player_id: Uuid,
+    ) -> Result<Option<LeaderboardRow>>;
+    /// The player's line with up to `radius` lines above and below it, best first (`None`
+    /// without a rated game).
+    async fn leaderboard_around(
+        &self,
+        kind: &str,
+        player_id: Uuid,
+        radius: i64,
+    ) -> Result<Option<Vec<LeaderboardRow>>>;
+    /// A page of the player's finished sessions, newest first.
+    async fn player_history(&self, query: &HistoryQuery) -> Result<Vec<HistoryEntry>>;
+    /// The player's rating after each of their last `limit` rated sessions of a kind, oldest
+    /// first.
+    async fn rating_history(
+        &self,
+        player_id: Uuid,
+        kind: &str,
+        limit: i64,
+    ) -> Result<Vec<RatingPoint>>;
+
+    // --- chat (issue 8) --------------------------------------------------------------------
+
+    /// Appends an entry to a room, assigning the room's next seq in the same transaction (the
+    /// room's counter row is the one writer: seqs are gap-free and commit in seq order). A
+    /// `Deletion` also marks its `target_seq` deleted (clearing its body) and is `NotFound`
+    /// unless that is a live message by the same author; nothing is written then.
+    async fn append_chat(&self, entry: NewChatEntry) -> Result<ChatRecord>;
+    /// The room's last seq (0 for a room with no entries).
+    async fn chat_last_seq(&self, room: &str) -> Result<i64>;
+    /// Up to `limit` entries with seq > `after`, oldest first.
+    async fn chat_after(&self, room: &str, after: i64, limit: i64) -> Result<Vec<ChatRecord>>;
+    /// The last `limit` entries with seq < `before`, oldest first.
+    async fn chat_before(&self, room: &str, before: i64, limit: i64) -> Result<Vec<ChatRecord>>;
+    async fn chat_entry(&self, room: &str, seq: i64) -> Result<Option<ChatRecord>>;
+    /// `player` blocks `blocked` (idempotent).
+    async fn block_player(&self, player: Uuid, blocked: Uuid, now_ms: i64) -> Result<()>;
+    /// Returns whether a block was removed.
+    async fn unblock_player(&self, player: Uuid, blocked: Uuid) -> Result<bool>;
+    /// The players `player` blocks.
+    async fn blocked_players(&self, player: Uuid) -> Result<Vec<Uuid>>;
+    /// Mutes `player` until `until_ms` (replacing any mute).
+    async fn mute_player(
+        &self,
+        player: Uuid,
+        until_ms: i64,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<()>;
+    /// Returns whether a mute was removed.
+    async fn unmute_player(&self, player: Uuid) -> Result<bool>;
+    /// The player's mute if it runs at `now_ms`.
+    async fn active_mute(&self, player: Uuid, now_ms: i64) -> Result<Option<MuteRecord>>;
 }
 
 /// A shared handle to whichever store the configuration chose.

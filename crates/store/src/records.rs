@@ -252,3 +252,141 @@ pub enum LeaseOutcome {
     /// No such game.
     NotFound,
 }
+
+// --- chat (issue 8) ----------------------------------------------------------------------------
+
+/// What a chat entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatKind {
+    /// Written by a player.
+    Message,
+    /// Written by the server (derived from game events).
+    System,
+    /// The author deleted the message `target_seq`.
+    Deletion,
+}
+
+impl ChatKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatKind::Message => "message",
+            ChatKind::System => "system",
+            ChatKind::Deletion => "deletion",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChatKind> {
+        match s {
+            "message" => Some(ChatKind::Message),
+            "system" => Some(ChatKind::System),
+            "deletion" => Some(ChatKind::Deletion),
+            _ => None,
+        }
+    }
+}
+
+/// What [`crate::Store::append_chat`] needs: the room assigns the seq.
+#[derive(Debug, Clone)]
+pub struct NewChatEntry {
+    pub room: String,
+    pub at_ms: i64,
+    pub kind: ChatKind,
+    pub author_id: Option<Uuid>,
+    pub body: Option<String>,
+    /// `Deletion` only: the seq of the author's message to delete.
+    pub target_seq: Option<i64>,
+}
+
+/// A stored chat entry, with its author's username.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRecord {
+    pub room: String,
+    pub seq: i64,
+    pub at_ms: i64,
+    pub kind: ChatKind,
+    pub author_id: Option<Uuid>,
+    pub author_username: Option<String>,
+    /// `None` once deleted.
+    pub body: Option<String>,
+    pub target_seq: Option<i64>,
+    pub deleted: bool,
+}
+
+/// A player's chat mute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MuteRecord {
+    pub player_id: Uuid,
+    pub until_ms: i64,
+    /// `operator` or `flood`.
+    pub reason: String,
+}
+
+// --- ratings, statistics and leaderboards (issue 7) ----------------------------------------
+
+/// A player's rating and statistics in one game kind (all finished games count in the
+/// statistics; only rated ones move the rating).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RatingRecord {
+    pub player_id: Uuid,
+    pub username: String,
+    pub kind: String,
+    pub rating: f64,
+    pub deviation: f64,
+    pub volatility: f64,
+    /// The rating rounded: what the leaderboard ranks by.
+    pub score: i64,
+    /// The highest score reached after a rated game.
+    pub peak: i64,
+    pub rated_games: i64,
+    pub games: i64,
+    pub wins: i64,
+    pub losses: i64,
+    pub draws: i64,
+    /// Positive: wins in a row; negative: losses in a row; 0 after a draw.
+    pub streak: i64,
+    pub updated_at_ms: i64,
+}
+
+/// One leaderboard line: the rank (1 = best; ties on score ordered by player id, so ranks
+/// are distinct and stable) and the player's rating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderboardRow {
+    pub rank: i64,
+    pub rating: RatingRecord,
+}
+
+/// A page of a player's finished sessions, newest first.
+#[derive(Debug, Clone)]
+pub struct HistoryQuery {
+    pub player_id: Uuid,
+    pub kind: Option<String>,
+    /// Only sessions that ended before this one (the previous page's last session).
+    pub before_session: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// One finished session in a player's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub game_id: Uuid,
+    pub session_id: Uuid,
+    pub kind: String,
+    pub rated: bool,
+    pub end_time_ms: i64,
+    pub seat: i64,
+    /// `win`, `loss` or `draw`.
+    pub result: String,
+    /// The other players of the session: (id, username).
+    pub opponents: Vec<(Uuid, String)>,
+    /// The player's rating before and after (rated sessions only).
+    pub rating_before: Option<f64>,
+    pub rating_after: Option<f64>,
+}
+
+/// A point of a player's rating history in one kind: the rating after a rated session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RatingPoint {
+    pub session_id: Uuid,
+    pub at_ms: i64,
+    pub rating: f64,
+}

@@ -341,6 +341,51 @@ pub(crate) fn seats_of_sessions_sql(n: usize) -> String {
     sql
 }
 
+// --- chat (issue 8) ----------------------------------------------------------------------------
+
+/// The chat columns (`chat_messages m LEFT JOIN players p ON p.id = m.author_id`).
+macro_rules! chat_columns {
+    () => {
+        "m.room, m.seq, m.at_ms, m.kind, m.author_id, p.username AS author_username, m.body, \
+         m.target_seq, m.deleted"
+    };
+}
+pub(crate) use chat_columns;
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ChatRow {
+    room: String,
+    seq: i64,
+    at_ms: i64,
+    kind: String,
+    author_id: Option<String>,
+    author_username: Option<String>,
+    body: Option<String>,
+    target_seq: Option<i64>,
+    deleted: bool,
+}
+
+impl ChatRow {
+    pub(crate) fn into_record(self) -> Result<crate::ChatRecord, StoreError> {
+        let kind = crate::ChatKind::parse(&self.kind).ok_or_else(|| {
+            StoreError::Database(sqlx::Error::Decode(
+                format!("unknown chat kind {}", self.kind).into(),
+            ))
+        })?;
+        Ok(crate::ChatRecord {
+            room: self.room,
+            seq: self.seq,
+            at_ms: self.at_ms,
+            kind,
+            author_id: self.author_id.as_deref().map(parse_id).transpose()?,
+            author_username: self.author_username,
+            body: self.body,
+            target_seq: self.target_seq,
+            deleted: self.deleted,
+        })
+    }
+}
+
 /// Expands to `impl Store for $store` (with `$store { pool: Pool<$db> }`), using the shared
 /// statements. `$backend` is the [`crate::Backend`] value.
 macro_rules! impl_common_store {
@@ -708,6 +753,11 @@ macro_rules! impl_common_store {
                             return Err($crate::StoreError::NotFound);
                         }
                     }
+                    // Ratings (issue 7): the session finished with results; score it here, in
+                    // the same transaction, exactly once (the seq guard above).
+                    if update.is_some_and(|u| u.state == "finished") && !entry.seat_results.is_empty() {
+                        Self::record_scores(&mut tx, &session_id, event.at_ms).await?;
+                    }
                     if let (Some(bundle), Some(last_seq)) = (&entry.new_session, bundle_seq) {
                         Self::insert_session_rows(&mut tx, bundle, last_seq).await?;
                         let done = sqlx::query("UPDATE games SET current_session_id = $2 WHERE id = $1")
@@ -905,6 +955,48 @@ macro_rules! impl_common_store {
                 Ok(done.rows_affected())
             }
 
+            // --- ratings, statistics and leaderboards (issue 7): see ratings.rs -------------
+
+            async fn player_ratings(&self, player_id: uuid::Uuid) -> $crate::Result<Vec<$crate::RatingRecord>> {
+                self.ratings_player_ratings(player_id).await
+            }
+
+            async fn leaderboard(&self, kind: &str, limit: i64, offset: i64) -> $crate::Result<Vec<$crate::LeaderboardRow>> {
+                self.ratings_leaderboard(kind, limit, offset).await
+            }
+
+            async fn leaderboard_size(&self, kind: &str) -> $crate::Result<i64> {
+                self.ratings_leaderboard_size(kind).await
+            }
+
+            async fn leaderboard_entry(&self, kind: &str, player_id: uuid::Uuid) -> $crate::Result<Option<$crate::LeaderboardRow>> {
+                self.ratings_leaderboard_entry(kind, player_id).await
+            }
+
+            async fn leaderboard_around(
+                &self,
+                kind: &str,
+                player_id: uuid::Uuid,
+                radius: i64,
+            ) -> $crate::Result<Option<Vec<$crate::LeaderboardRow>>> {
+                self.ratings_leaderboard_around(kind, player_id, radius).await
+            }
+
+            async fn player_history(&self, query: &$crate::HistoryQuery) -> $crate::Result<Vec<$crate::HistoryEntry>> {
+                self.ratings_player_history(query).await
+            }
+
+            async fn rating_history(
+                &self,
+                player_id: uuid::Uuid,
+                kind: &str,
+                limit: i64,
+            ) -> $crate::Result<Vec<$crate::RatingPoint>> {
+                self.ratings_rating_history(player_id, kind, limit).await
+            }
+
+            // --- end of ratings ---------------------------------------------------------------
+
             async fn orphaned_games(&self, now_ms: i64, limit: i64) -> $crate::Result<Vec<uuid::Uuid>> {
                 let ids: Vec<String> = sqlx::query_scalar(
                     "SELECT g.id FROM games g JOIN game_sessions s ON s.id = g.current_session_id \
@@ -917,7 +1009,202 @@ macro_rules! impl_common_store {
                 .await?;
                 ids.iter().map(|s| $crate::sql::parse_id(s)).collect()
             }
+
+            // --- chat (issue 8) ----------------------------------------------------------------
+
+            async fn append_chat(&self, entry: $crate::NewChatEntry) -> $crate::Result<$crate::ChatRecord> {
+                let mut tx = self.begin_write().await?;
+                if entry.kind == $crate::ChatKind::Deletion {
+                    let done = sqlx::query(
+                        "UPDATE chat_messages SET deleted = TRUE, body = NULL \
+                         WHERE room = $1 AND seq = $2 AND author_id = $3 AND kind = 'message' \
+                         AND deleted = FALSE",
+                    )
+                    .bind(&entry.room)
+                    .bind(entry.target_seq)
+                    .bind(entry.author_id.map(|a| a.to_string()))
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        return Err($crate::StoreError::NotFound);
+                    }
+                }
+                // The room's one writer: this row stays locked until the commit, so the next
+                // append waits and gets the next seq.
+                let seq: i64 = sqlx::query_scalar(
+                    "INSERT INTO chat_rooms (room, last_seq) VALUES ($1, 1) \
+                     ON CONFLICT (room) DO UPDATE SET last_seq = chat_rooms.last_seq + 1 \
+                     RETURNING last_seq",
+                )
+                .bind(&entry.room)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO chat_messages (room, seq, at_ms, kind, author_id, body, target_seq) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&entry.room)
+                .bind(seq)
+                .bind(entry.at_ms)
+                .bind(entry.kind.as_str())
+                .bind(entry.author_id.map(|a| a.to_string()))
+                .bind(&entry.body)
+                .bind(entry.target_seq)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::sql::map_conflict)?;
+                let author_username: Option<String> = match entry.author_id {
+                    Some(a) => sqlx::query_scalar("SELECT username FROM players WHERE id = $1")
+                        .bind(a.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?,
+                    None => None,
+                };
+                tx.commit().await?;
+                Ok($crate::ChatRecord {
+                    room: entry.room,
+                    seq,
+                    at_ms: entry.at_ms,
+                    kind: entry.kind,
+                    author_id: entry.author_id,
+                    author_username,
+                    body: entry.body,
+                    target_seq: entry.target_seq,
+                    deleted: false,
+                })
+            }
+
+            async fn chat_last_seq(&self, room: &str) -> $crate::Result<i64> {
+                let last: Option<i64> =
+                    sqlx::query_scalar("SELECT last_seq FROM chat_rooms WHERE room = $1")
+                        .bind(room)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(last.unwrap_or(0))
+            }
+
+            async fn chat_after(&self, room: &str, after: i64, limit: i64) -> $crate::Result<Vec<$crate::ChatRecord>> {
+                let sql = concat!(
+                    "SELECT ", $crate::sql::chat_columns!(),
+                    " FROM chat_messages m LEFT JOIN players p ON p.id = m.author_id \
+                     WHERE m.room = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3"
+                );
+                sqlx::query_as::<_, $crate::sql::ChatRow>(sql)
+                    .bind(room)
+                    .bind(after)
+                    .bind(limit.max(0))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map($crate::sql::ChatRow::into_record)
+                    .collect()
+            }
+
+            async fn chat_before(&self, room: &str, before: i64, limit: i64) -> $crate::Result<Vec<$crate::ChatRecord>> {
+                let sql = concat!(
+                    "SELECT ", $crate::sql::chat_columns!(),
+                    " FROM chat_messages m LEFT JOIN players p ON p.id = m.author_id \
+                     WHERE m.room = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3"
+                );
+                let mut page = sqlx::query_as::<_, $crate::sql::ChatRow>(sql)
+                    .bind(room)
+                    .bind(before)
+                    .bind(limit.max(0))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map($crate::sql::ChatRow::into_record)
+                    .collect::<$crate::Result<Vec<_>>>()?;
+                page.reverse();
+                Ok(page)
+            }
+
+            async fn chat_entry(&self, room: &str, seq: i64) -> $crate::Result<Option<$crate::ChatRecord>> {
+                let sql = concat!(
+                    "SELECT ", $crate::sql::chat_columns!(),
+                    " FROM chat_messages m LEFT JOIN players p ON p.id = m.author_id \
+                     WHERE m.room = $1 AND m.seq = $2"
+                );
+                sqlx::query_as::<_, $crate::sql::ChatRow>(sql)
+                    .bind(room)
+                    .bind(seq)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map($crate::sql::ChatRow::into_record)
+                    .transpose()
+            }
+
+            async fn block_player(&self, player: uuid::Uuid, blocked: uuid::Uuid, now_ms: i64) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO chat_blocks (player_id, blocked_id, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (player_id, blocked_id) DO NOTHING",
+                )
+                .bind(player.to_string())
+                .bind(blocked.to_string())
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn unblock_player(&self, player: uuid::Uuid, blocked: uuid::Uuid) -> $crate::Result<bool> {
+                let done = sqlx::query("DELETE FROM chat_blocks WHERE player_id = $1 AND blocked_id = $2")
+                    .bind(player.to_string())
+                    .bind(blocked.to_string())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn blocked_players(&self, player: uuid::Uuid) -> $crate::Result<Vec<uuid::Uuid>> {
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "SELECT blocked_id FROM chat_blocks WHERE player_id = $1 ORDER BY created_at, blocked_id",
+                )
+                .bind(player.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+                ids.iter().map(|s| $crate::sql::parse_id(s)).collect()
+            }
+
+            async fn mute_player(&self, player: uuid::Uuid, until_ms: i64, reason: &str, now_ms: i64) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO chat_mutes (player_id, until_ms, reason, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (player_id) DO UPDATE SET until_ms = $2, reason = $3, created_at = $4",
+                )
+                .bind(player.to_string())
+                .bind(until_ms)
+                .bind(reason)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => $crate::StoreError::NotFound,
+                    _ => $crate::StoreError::Database(e),
+                })?;
+                Ok(())
+            }
+
+            async fn unmute_player(&self, player: uuid::Uuid) -> $crate::Result<bool> {
+                let done = sqlx::query("DELETE FROM chat_mutes WHERE player_id = $1")
+                    .bind(player.to_string())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn active_mute(&self, player: uuid::Uuid, now_ms: i64) -> $crate::Result<Option<$crate::MuteRecord>> {
+                let row: Option<(i64, String)> = sqlx::query_as(
+                    "SELECT until_ms, reason FROM chat_mutes WHERE player_id = $1 AND until_ms > $2",
+                )
+                .bind(player.to_string())
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(until_ms, reason)| $crate::MuteRecord { player_id: player, until_ms, reason }))
+            }
         }
+
+        $crate::ratings::impl_ratings!($store, $db);
 
         impl $store {
             /// Inserts a new session (with `last_seq` already checked), its seats and events.

@@ -87,6 +87,15 @@ conformance!(
     renewing_keeps_only_the_leases_a_node_still_holds,
     an_append_with_a_stale_fence_is_refused,
     orphaned_games_are_in_progress_games_with_expired_leases,
+    // ratings (issue 7)
+    a_rated_finish_moves_both_ratings_once_with_the_result,
+    casual_games_count_in_statistics_and_aborted_ones_in_nothing,
+    ranks_are_distinct_stable_and_match_the_leaderboard_order,
+    // chat (issue 8)
+    chat_entries_get_gap_free_seqs_per_room_and_page_both_ways,
+    concurrent_chat_appends_to_one_room_get_distinct_consecutive_seqs,
+    only_the_author_deletes_a_message_once,
+    blocks_and_mutes_are_stored_per_player,
 );
 
 fn new_player(username: &str, email: &str) -> NewPlayer {
@@ -1348,4 +1357,386 @@ async fn orphaned_games_are_in_progress_games_with_expired_leases(store: DynStor
     store.acquire_lease(game, "n1", 1_000, 5_000).await.unwrap();
     assert!(store.orphaned_games(2_000, 10).await.unwrap().is_empty());
     assert_eq!(store.orphaned_games(6_000, 10).await.unwrap(), vec![game]);
+}
+
+// --- ratings, statistics and leaderboards (issue 7) -----------------------------------------
+
+/// A rated two-player session in progress (seq 3 is its last event); returns its id.
+async fn rated_session(store: &DynStore, kind: &str, a: Uuid, b: Uuid, rated: bool) -> Uuid {
+    let mut game = new_game(a, kind, "public", T0);
+    game.rated = rated;
+    let first = bundle(game.id, 1, "in_progress", &[a, b]);
+    let sid = first.session.id;
+    store.create_game(game, first).await.unwrap();
+    sid
+}
+
+/// The `ended` entry of a session whose last seq is 3: `winner` seat, or a draw.
+fn ended(sid: Uuid, winner: Option<i64>, end_ms: i64, aborted: bool) -> JournalEntry {
+    let results = |seat: i64| match (aborted, winner) {
+        (true, _) => ("aborted", 0.0),
+        (false, None) => ("draw", 0.5),
+        (false, Some(w)) if w == seat => ("win", 1.0),
+        (false, Some(_)) => ("loss", 0.0),
+    };
+    JournalEntry {
+        session: Some(SessionUpdate {
+            state: if aborted { "aborted" } else { "finished" }.into(),
+            start_time_ms: None,
+            end_time_ms: Some(end_ms),
+            result: Some("{}".into()),
+        }),
+        seat_results: (0..2)
+            .map(|seat| SeatResult {
+                session_id: sid,
+                seat,
+                result: results(seat).0.into(),
+                score: results(seat).1,
+            })
+            .collect(),
+        ..JournalEntry::event(EventRecord {
+            at_ms: end_ms,
+            ..event(sid, 4, "ended")
+        })
+    }
+}
+
+async fn a_rated_finish_moves_both_ratings_once_with_the_result(store: DynStore) {
+    use versus_rules::rating::{Rating, rate_pair};
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    let sid = rated_session(&store, "chess", alice, bob, true).await;
+    store
+        .append_journal(&[ended(sid, Some(1), T0 + 50, false)])
+        .await
+        .unwrap();
+    // The same `ended` again (a retry after an unknown outcome) is refused and changes nothing.
+    assert!(is_conflict(
+        &store
+            .append_journal(&[ended(sid, Some(1), T0 + 60, false)])
+            .await
+    ));
+    let (a, b) = rate_pair(Rating::default(), Rating::default(), 0.0);
+    let ra = store.player_ratings(alice).await.unwrap();
+    let rb = store.player_ratings(bob).await.unwrap();
+    assert_eq!(ra.len(), 1);
+    assert!((ra[0].rating - a.rating).abs() < 1e-9 && (rb[0].rating - b.rating).abs() < 1e-9);
+    assert_eq!(
+        (ra[0].games, ra[0].losses, ra[0].streak, ra[0].rated_games),
+        (1, 1, -1, 1)
+    );
+    assert_eq!(
+        (rb[0].games, rb[0].wins, rb[0].streak, rb[0].peak),
+        (1, 1, 1, b.score())
+    );
+    let board = store.leaderboard("chess", 10, 0).await.unwrap();
+    assert_eq!(
+        board
+            .iter()
+            .map(|r| (r.rank, r.rating.player_id))
+            .collect::<Vec<_>>(),
+        [(1, bob), (2, alice)]
+    );
+    assert_eq!(store.leaderboard_size("chess").await.unwrap(), 2);
+    assert!(
+        store
+            .leaderboard("tictactoe", 10, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let hist = store
+        .player_history(&versus_store::HistoryQuery {
+            player_id: alice,
+            kind: None,
+            before_session: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(hist.len(), 1);
+    assert_eq!(hist[0].result, "loss");
+    assert_eq!(hist[0].opponents, [(bob, "bob".to_owned())]);
+    assert_eq!(hist[0].rating_before, Some(1500.0));
+    assert_eq!(hist[0].rating_after, Some(a.rating));
+    let points = store.rating_history(bob, "chess", 10).await.unwrap();
+    assert_eq!(points.len(), 1);
+    assert_eq!((points[0].session_id, points[0].at_ms), (sid, T0 + 50));
+}
+
+async fn casual_games_count_in_statistics_and_aborted_ones_in_nothing(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    let casual = rated_session(&store, "connect4", alice, bob, false).await;
+    store
+        .append_journal(&[ended(casual, None, T0 + 10, false)])
+        .await
+        .unwrap();
+    let aborted = rated_session(&store, "connect4", alice, bob, true).await;
+    store
+        .append_journal(&[ended(aborted, None, T0 + 20, true)])
+        .await
+        .unwrap();
+    let ra = store.player_ratings(alice).await.unwrap();
+    assert_eq!(ra.len(), 1);
+    assert_eq!((ra[0].games, ra[0].draws, ra[0].rated_games), (1, 1, 0));
+    assert_eq!(ra[0].rating, 1500.0);
+    assert!(
+        store
+            .leaderboard("connect4", 10, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .leaderboard_entry("connect4", alice)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .leaderboard_around("connect4", alice, 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let hist = store
+        .player_history(&versus_store::HistoryQuery {
+            player_id: alice,
+            kind: Some("connect4".into()),
+            before_session: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(hist.len(), 1, "aborted sessions are not history");
+    assert!(!hist[0].rated && hist[0].rating_after.is_none());
+}
+
+async fn ranks_are_distinct_stable_and_match_the_leaderboard_order(store: DynStore) {
+    // Six players; three pairs play one rated game each: three winners tie, three losers tie.
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(player(&store, &format!("p{i}")).await);
+    }
+    let mut end = T0 + 100;
+    for pair in ids.chunks(2) {
+        let sid = rated_session(&store, "tictactoe", pair[0], pair[1], true).await;
+        end += 1;
+        store
+            .append_journal(&[ended(sid, Some(0), end, false)])
+            .await
+            .unwrap();
+    }
+    let board = store.leaderboard("tictactoe", 100, 0).await.unwrap();
+    assert_eq!(board.len(), 6);
+    // Winners first (ties by id), then losers (ties by id); ranks 1..6.
+    let mut winners = vec![ids[0], ids[2], ids[4]];
+    let mut losers = vec![ids[1], ids[3], ids[5]];
+    winners.sort();
+    losers.sort();
+    let expected: Vec<Uuid> = winners.into_iter().chain(losers).collect();
+    assert_eq!(
+        board.iter().map(|r| r.rating.player_id).collect::<Vec<_>>(),
+        expected
+    );
+    for (i, row) in board.iter().enumerate() {
+        assert_eq!(row.rank, i as i64 + 1);
+        let mine = store
+            .leaderboard_entry("tictactoe", row.rating.player_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            mine.rank, row.rank,
+            "the bucket rank matches the page order"
+        );
+    }
+    let page = store.leaderboard("tictactoe", 2, 2).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.rank).collect::<Vec<_>>(), [3, 4]);
+    // Around rank 1, rank 4 and the last.
+    let around = |rows: Vec<versus_store::LeaderboardRow>| {
+        rows.iter()
+            .map(|r| (r.rank, r.rating.player_id))
+            .collect::<Vec<_>>()
+    };
+    let top = store
+        .leaderboard_around("tictactoe", expected[0], 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        around(top),
+        [(1, expected[0]), (2, expected[1]), (3, expected[2])]
+    );
+    let mid = store
+        .leaderboard_around("tictactoe", expected[3], 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        around(mid),
+        (2..=6)
+            .map(|r| (r, expected[r as usize - 1]))
+            .collect::<Vec<_>>()
+    );
+    let last = store
+        .leaderboard_around("tictactoe", expected[5], 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        around(last),
+        [(4, expected[3]), (5, expected[4]), (6, expected[5])]
+    );
+}
+
+// --- chat (issue 8) ----------------------------------------------------------------------------
+
+fn chat(room: &str, author: Option<Uuid>, body: &str) -> versus_store::NewChatEntry {
+    versus_store::NewChatEntry {
+        room: room.into(),
+        at_ms: 1_000,
+        kind: if author.is_some() {
+            versus_store::ChatKind::Message
+        } else {
+            versus_store::ChatKind::System
+        },
+        author_id: author,
+        body: Some(body.into()),
+        target_seq: None,
+    }
+}
+
+async fn chat_entries_get_gap_free_seqs_per_room_and_page_both_ways(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    assert_eq!(store.chat_last_seq("lobby").await.unwrap(), 0);
+    for i in 1..=5 {
+        let r = store
+            .append_chat(chat("lobby", Some(alice), &format!("m{i}")))
+            .await
+            .unwrap();
+        assert_eq!(r.seq, i);
+        assert_eq!(r.author_username.as_deref(), Some("alice"));
+    }
+    let other = store
+        .append_chat(chat("game:x:players", None, "system"))
+        .await
+        .unwrap();
+    assert_eq!(other.seq, 1, "each room has its own sequence");
+    assert_eq!(other.kind, versus_store::ChatKind::System);
+    assert_eq!(store.chat_last_seq("lobby").await.unwrap(), 5);
+    let seqs = |v: Vec<versus_store::ChatRecord>| v.iter().map(|r| r.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(store.chat_after("lobby", 2, 2).await.unwrap()), [3, 4]);
+    assert_eq!(
+        seqs(store.chat_before("lobby", i64::MAX, 2).await.unwrap()),
+        [4, 5]
+    );
+    assert_eq!(
+        seqs(store.chat_before("lobby", 4, 10).await.unwrap()),
+        [1, 2, 3]
+    );
+    let one = store.chat_entry("lobby", 3).await.unwrap().unwrap();
+    assert_eq!(one.body.as_deref(), Some("m3"));
+    assert!(store.chat_entry("lobby", 9).await.unwrap().is_none());
+}
+
+async fn concurrent_chat_appends_to_one_room_get_distinct_consecutive_seqs(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .append_chat(chat("lobby", Some(alice), &format!("m{i}")))
+                    .await
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap().unwrap().seq);
+    }
+    seqs.sort();
+    assert_eq!(seqs, (1..=16).collect::<Vec<_>>());
+    assert_eq!(store.chat_after("lobby", 0, 100).await.unwrap().len(), 16);
+}
+
+async fn only_the_author_deletes_a_message_once(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    let m = store
+        .append_chat(chat("lobby", Some(alice), "oops"))
+        .await
+        .unwrap();
+    let deletion = |author| versus_store::NewChatEntry {
+        room: "lobby".into(),
+        at_ms: 2_000,
+        kind: versus_store::ChatKind::Deletion,
+        author_id: Some(author),
+        body: None,
+        target_seq: Some(m.seq),
+    };
+    assert!(matches!(
+        store.append_chat(deletion(bob)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.chat_last_seq("lobby").await.unwrap(),
+        1,
+        "a refused deletion writes nothing"
+    );
+    let d = store.append_chat(deletion(alice)).await.unwrap();
+    assert_eq!((d.seq, d.target_seq), (2, Some(1)));
+    let gone = store.chat_entry("lobby", 1).await.unwrap().unwrap();
+    assert!(gone.deleted && gone.body.is_none());
+    assert!(matches!(
+        store.append_chat(deletion(alice)).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn blocks_and_mutes_are_stored_per_player(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    store.block_player(alice, bob, 1).await.unwrap();
+    store.block_player(alice, bob, 2).await.unwrap();
+    assert_eq!(store.blocked_players(alice).await.unwrap(), [bob]);
+    assert!(store.blocked_players(bob).await.unwrap().is_empty());
+    assert!(store.unblock_player(alice, bob).await.unwrap());
+    assert!(!store.unblock_player(alice, bob).await.unwrap());
+    assert!(store.active_mute(alice, 0).await.unwrap().is_none());
+    store
+        .mute_player(alice, 5_000, "operator", 1_000)
+        .await
+        .unwrap();
+    let m = store.active_mute(alice, 4_999).await.unwrap().unwrap();
+    assert_eq!((m.until_ms, m.reason.as_str()), (5_000, "operator"));
+    assert!(
+        store.active_mute(alice, 5_000).await.unwrap().is_none(),
+        "over at until_ms"
+    );
+    store
+        .mute_player(alice, 9_000, "flood", 2_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .active_mute(alice, 6_000)
+            .await
+            .unwrap()
+            .unwrap()
+            .reason,
+        "flood"
+    );
+    assert!(matches!(
+        store
+            .mute_player(Uuid::now_v7(), 9_000, "operator", 0)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.unmute_player(alice).await.unwrap());
+    assert!(store.active_mute(alice, 6_000).await.unwrap().is_none());
 }

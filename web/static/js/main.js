@@ -9,6 +9,7 @@ import { listen, parse, navigate } from './router.js';
 import { authView } from './views/auth.js';
 import { lobbyView } from './views/lobby.js';
 import { gameView } from './views/game.js';
+import { leaderboardView, playerView, replayView } from './views/scores.js';
 import { toast } from './toast.js';
 
 const conn = new Connection(() => session.token);
@@ -55,7 +56,7 @@ function renderHeader() {
   replace(userBox,
     h('span', { class: 'user-name', id: 'user-name', title: p.guest ? 'Guest account' : 'Signed in' },
       h('span', { class: 'avatar', 'aria-hidden': 'true', text: p.username.slice(0, 1).toUpperCase() }),
-      h('span', { class: 'user-name-text', text: p.username }),
+      h('a', { class: 'user-name-text', id: 'profile-link', href: `/player/${encodeURIComponent(p.username)}`, dataset: { link: '' }, text: p.username }),
       p.guest ? h('span', { class: 'guest-badge', text: 'guest' }) : null),
     h('button', { type: 'button', class: 'btn btn-ghost btn-small', id: 'logout-button', text: 'Log out', onclick: logout }),
   );
@@ -97,12 +98,24 @@ function route() {
         navigate('/', { replace: true });
         return;
       case 'lobby':
-        view = lobbyView();
+        view = lobbyView(conn);
         document.title = 'Lobby · Versus';
         break;
       case 'game':
         view = gameView(r.id, conn);
         document.title = 'Game · Versus';
+        break;
+      case 'leaderboard':
+        view = leaderboardView(r.kind, conn);
+        document.title = 'Leaderboard · Versus';
+        break;
+      case 'player':
+        view = playerView(r.username);
+        document.title = `${r.username} · Versus`;
+        break;
+      case 'replay':
+        view = replayView(r.id);
+        document.title = 'Replay · Versus';
         break;
       default:
         view = {

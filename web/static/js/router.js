@@ -1,7 +1,7 @@
 // Client-side routes. The server answers every non-API path without a dot with index.html,
 // so `/game/<id>` links can be shared and reloaded.
 
-/** @typedef {{ name: 'lobby' } | { name: 'game', id: string } | { name: 'login' } | { name: 'not-found' }} Route */
+/** @typedef {{ name: 'lobby' } | { name: 'game', id: string } | { name: 'login' } | { name: 'not-found' } | { name: 'leaderboard', kind: string } | { name: 'player', username: string } | { name: 'replay', id: string }} Route */
 
 /**
  * @param {string} pathname
@@ -12,6 +12,14 @@ export function parse(pathname) {
   if (pathname === '/login') return { name: 'login' };
   const game = /^\/game\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);
   if (game) return { name: 'game', id: game[1].toLowerCase() };
+  // Scorekeeping pages (issue 7).
+  const board = /^\/leaderboard\/([a-z0-9]+)\/?$/.exec(pathname);
+  if (board) return { name: 'leaderboard', kind: board[1] };
+  if (pathname === '/leaderboard') return { name: 'leaderboard', kind: 'chess' };
+  const player = /^\/player\/([^/]+)\/?$/.exec(pathname);
+  if (player) return { name: 'player', username: decodeURIComponent(player[1]) };
+  const replay = /^\/replay\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);
+  if (replay) return { name: 'replay', id: replay[1].toLowerCase() };
   return { name: 'not-found' };
 }
 

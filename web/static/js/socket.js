@@ -11,6 +11,15 @@
 /** @typedef {import('./types.js').EventMessage} EventMessage */
 /** @typedef {import('./types.js').ErrorMessage} ErrorMessage */
 /** @typedef {import('./types.js').PublicPlayer} PublicPlayer */
+/**
+ * A followed chat room (issue 8).
+ * @typedef {object} ChatSub
+ * @property {string} room
+ * @property {string} requestId of the last chat_subscribe sent
+ * @property {() => number | null} resumeFrom
+ * @property {(m: ServerMessage) => void} onMessage
+ * @property {(e: ErrorMessage) => void} onError
+ */
 
 /** The protocol version this client speaks (`hello.protocol`). */
 export const PROTOCOL_VERSION = /** @type {import('../../types/protocol').ProtocolVersion} */ (1);
@@ -92,6 +101,12 @@ export class Connection {
     this.statusListeners = new Set();
     /** @type {() => void} */
     this.onUnauthorized = () => {};
+    /** Rating and leaderboard updates (issue 7) go to these. @type {Set<(m: ServerMessage) => void>} */
+    this.updateListeners = new Set();
+    /** Follow requests (leaderboard, rating) sent again after every reconnect. @type {Map<string, ClientMessage>} */
+    this.watches = new Map();
+    /** Followed chat rooms (issue 8), resubscribed from their last seq after a reconnect. @type {Map<string, ChatSub>} */
+    this.chats = new Map();
 
     window.addEventListener('online', () => this.retryNow());
     document.addEventListener('visibilitychange', () => {
@@ -158,6 +173,60 @@ export class Connection {
         this.subs.delete(gameId);
         if (this.status === 'live') this.send({ type: 'unsubscribe', id: this.newId('u'), game_id: gameId });
       },
+    };
+  }
+
+  /**
+   * Follows a chat room until `close` is called. Survives reconnects: each new socket
+   * resubscribes from `resumeFrom()` (the last seq the caller has, or null for the recent
+   * history).
+   * @param {string} room
+   * @param {{ resumeFrom: () => number | null, onMessage: (m: ServerMessage) => void, onError: (e: ErrorMessage) => void }} handlers
+   * @returns {{ resubscribe: () => void, close: () => void }}
+   */
+  chat(room, handlers) {
+    /** @type {ChatSub} */
+    const sub = { ...handlers, room, requestId: '' };
+    this.chats.set(room, sub);
+    if (this.status === 'live') this.sendChatSubscribe(sub);
+    else this.start();
+    return {
+      resubscribe: () => {
+        if (this.status === 'live' && this.chats.get(room) === sub) this.sendChatSubscribe(sub);
+      },
+      close: () => {
+        if (this.chats.get(room) !== sub) return;
+        this.chats.delete(room);
+        if (this.status === 'live') this.send({ type: 'chat_unsubscribe', id: this.newId('u'), room });
+      },
+    };
+  }
+
+  /** @param {ChatSub} sub */
+  sendChatSubscribe(sub) {
+    sub.requestId = this.newId('c');
+    const since = sub.resumeFrom();
+    this.send({ type: 'chat_subscribe', id: sub.requestId, room: sub.room, ...(since != null ? { since_seq: since } : {}) });
+  }
+
+  /**
+   * Follows a leaderboard or one's own rating until the returned function is called: the
+   * request is sent now (when live) and after every reconnect; `f` gets every message.
+   * @param {ClientMessage} msg a `leaderboard_subscribe` or `rating_subscribe`
+   * @param {ClientMessage} stop the matching unsubscribe
+   * @param {(m: ServerMessage) => void} f
+   * @returns {() => void}
+   */
+  watch(msg, stop, f) {
+    const key = this.newId('w');
+    this.watches.set(key, msg);
+    this.updateListeners.add(f);
+    if (this.status === 'live') this.send(msg);
+    else this.start();
+    return () => {
+      this.watches.delete(key);
+      this.updateListeners.delete(f);
+      if (this.status === 'live') this.send(stop);
     };
   }
 
@@ -316,6 +385,8 @@ export class Connection {
         this.setStatus('live');
         this.startPings();
         for (const sub of this.subs.values()) this.sendSubscribe(sub);
+        for (const w of this.watches.values()) this.send(w);
+        for (const c of this.chats.values()) this.sendChatSubscribe(c);
         // Unanswered moves go again with the same client_move_id: applied at most once.
         for (const p of this.pending.values()) {
           this.send(p.msg);
@@ -332,10 +403,25 @@ export class Connection {
       case 'event':
         this.subs.get(msg.game_id)?.onMessage(msg);
         return;
+      case 'chat_subscribed':
+      case 'chat':
+        this.chats.get(msg.room)?.onMessage(msg);
+        return;
+      case 'chat_unsubscribed':
+        return;
       case 'unsubscribed':
+      case 'leaderboard_subscribed':
+      case 'leaderboard_unsubscribed':
+      case 'rating_subscribed':
+      case 'rating_unsubscribed':
+      case 'rating_update':
+      case 'leaderboard_update':
+        this.updateListeners.forEach((f) => f(msg));
         return;
       case 'move_ack':
       case 'action_ack':
+      case 'chat_ack':
+      case 'chat_history':
       case 'error': {
         const id = msg.id ?? '';
         const p = this.pending.get(id);
@@ -348,6 +434,9 @@ export class Connection {
         if (msg.type === 'error') {
           for (const sub of this.subs.values()) {
             if (sub.requestId === id) sub.onError(msg);
+          }
+          for (const c of this.chats.values()) {
+            if (c.requestId === id) c.onError(msg);
           }
         }
         return;

@@ -939,6 +939,15 @@ impl Actor {
         let mut next_live = None;
         for (i, p) in pending.into_iter().enumerate() {
             let seq = first + i as u64;
+            // Ratings were written with the commit; tell the players and the leaderboards.
+            if matches!(&p.event, GameEvent::Ended { result, .. } if result.outcome != "aborted") {
+                crate::ratings::announce_session_end(
+                    self.hub.store.clone(),
+                    self.hub.bus.clone(),
+                    self.meta.id,
+                    self.live.session_id,
+                );
+            }
             if let Err(e) = self.live.apply(&self.meta, seq, now, p.event) {
                 tracing::error!(game_id = %self.meta.id, error = %e, "committed event does not apply");
                 return Err(GameError::internal());
@@ -972,6 +981,17 @@ impl Actor {
         {
             // Subscribers notice the gap with the next event and fetch what they missed.
             tracing::warn!(game_id = %self.meta.id, error = %e, "cannot publish an event");
+        }
+        // The chat's system messages (joins, leaves, draw offers, results), in commit order.
+        if let (Some(tap), Some(event)) = (self.hub.event_tap.get(), self.live.events.get(index)) {
+            let note = crate::chat::SystemNote {
+                game_id: self.meta.id,
+                seats: self.live.seats.clone(),
+                event: event.event.clone(),
+            };
+            if tap.try_send(note).is_err() {
+                metrics::counter!("chat_system_notes_dropped_total").increment(1);
+            }
         }
     }
 

@@ -238,6 +238,8 @@ pub(crate) struct HubInner {
     pub(crate) config: GameConfig,
     actors: Mutex<HashMap<Uuid, mpsc::Sender<Command>>>,
     pub(crate) shutdown: CancellationToken,
+    /// Where committed events go for the chat's system messages (set once at start).
+    pub(crate) event_tap: std::sync::OnceLock<mpsc::Sender<crate::chat::SystemNote>>,
 }
 
 /// Finds the owner of a game — here or on another node — and starts one when there is none.
@@ -271,6 +273,7 @@ impl GameHub {
                 config,
                 actors: Mutex::new(HashMap::new()),
                 shutdown,
+                event_tap: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -289,6 +292,12 @@ impl GameHub {
 
     pub fn config(&self) -> &GameConfig {
         &self.inner.config
+    }
+
+    /// Sends every event this node's actors commit (as owners) to `tap`, for the chat's
+    /// system messages. Set once; a full tap drops (system messages are best effort).
+    pub fn set_event_tap(&self, tap: mpsc::Sender<crate::chat::SystemNote>) {
+        let _ = self.inner.event_tap.set(tap);
     }
 
     /// Starts this node's background duties: lease renewal (and the node heartbeat), and

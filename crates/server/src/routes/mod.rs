@@ -2,7 +2,9 @@
 //! response it can really give; `app.rs` assembles them into the router.
 
 pub mod accounts;
+pub mod chat;
 pub mod games;
+pub mod ratings;
 pub mod system;
 
 use axum::extract::FromRequest;

@@ -12,8 +12,10 @@
 mod helpers;
 
 mod accounts;
+mod chat;
 mod cli;
 mod games;
+mod ratings;
 mod system;
 mod websocket;
 mod ws_client;

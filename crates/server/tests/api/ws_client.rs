@@ -559,8 +559,20 @@ pub fn reply_id(msg: &ServerMessage) -> Option<&str> {
         | ServerMessage::MoveAck { id, .. }
         | ServerMessage::ActionAck { id, .. }
         | ServerMessage::Error { id, .. }
-        | ServerMessage::Pong { id, .. } => id.as_deref(),
-        ServerMessage::Welcome { .. } | ServerMessage::Event(_) => None,
+        | ServerMessage::Pong { id, .. }
+        | ServerMessage::ChatSubscribed { id, .. }
+        | ServerMessage::ChatUnsubscribed { id, .. }
+        | ServerMessage::ChatAck { id, .. }
+        | ServerMessage::ChatHistory { id, .. }
+        | ServerMessage::LeaderboardSubscribed { id, .. }
+        | ServerMessage::LeaderboardUnsubscribed { id, .. }
+        | ServerMessage::RatingSubscribed { id }
+        | ServerMessage::RatingUnsubscribed { id } => id.as_deref(),
+        ServerMessage::Welcome { .. }
+        | ServerMessage::Event(_)
+        | ServerMessage::Chat(_)
+        | ServerMessage::LeaderboardUpdate(_)
+        | ServerMessage::RatingUpdate(_) => None,
     }
 }
 

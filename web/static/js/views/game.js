@@ -13,6 +13,7 @@ import { fromView, apply, classify, kindUI, remainingMs, canAbort } from '../gam
 import { ActionError } from '../socket.js';
 import { rememberGame } from '../recent.js';
 import { toast } from '../toast.js';
+import { chatPanel } from '../chat.js';
 
 /** @typedef {import('../socket.js').Connection} Connection */
 /** @typedef {import('../game-model.js').GameModel} GameModel */
@@ -92,19 +93,42 @@ export function gameView(gameId, conn) {
   const boardHolder = h('div', { class: 'board-holder' });
   const connBanner = h('div', { class: 'conn-banner', id: 'conn-banner', role: 'status', hidden: true });
   const status = h('div', { class: 'status', id: 'game-status', 'aria-live': 'polite' });
+  // The rating change of a rated game, shown on the result screen (issue 7).
+  const ratingChange = h('p', { class: 'rating-change', id: 'rating-change', hidden: true });
+  const stopRating = conn.watch({ type: 'rating_subscribe', id: 'rating' }, { type: 'rating_unsubscribe' }, (msg) => {
+    if (msg.type !== 'rating_update' || msg.game_id !== gameId) return;
+    const sign = msg.change > 0 ? '+' : msg.change < 0 ? '\u2212' : '\u00B1';
+    ratingChange.textContent = `Rating ${msg.score} (${sign}${Math.abs(msg.change)})${msg.rank ? ` \u00B7 rank #${msg.rank}` : ''}${msg.provisional ? ' \u00B7 provisional' : ''}`;
+    ratingChange.dataset.change = String(msg.change);
+    ratingChange.hidden = false;
+  });
   const offers = h('div', { class: 'offers', id: 'offers' });
   const actions = h('div', { class: 'actions', id: 'actions' });
   const moveList = h('ol', { class: 'move-list', id: 'move-list', 'aria-label': 'Moves' });
   const movesEmpty = h('p', { class: 'muted small', text: 'No moves yet.' });
+  // The game's chat (issue 8): the players' room for the players, the spectators' for others.
+  const chatHolder = h('div', { class: 'chat-holder' });
+  /** @type {{ room: string, destroy: () => void } | null} */
+  let chat = null;
+  /** @param {boolean} seated */
+  function mountChat(seated) {
+    const room = `game:${gameId}:${seated ? 'players' : 'spectators'}`;
+    if (chat?.room === room) return;
+    chat?.destroy();
+    const panel = chatPanel(conn, room, { title: seated ? 'Chat' : 'Spectators\u2019 chat', id: 'game-chat' });
+    chat = { room, destroy: panel.destroy };
+    replace(chatHolder, panel.el);
+  }
 
   const el = h('div', { class: 'game-page', id: 'game-page' },
     h('div', { class: 'game-head' }, h('div', { class: 'game-head-text' }, title, meta, desc), share),
     h('div', { class: 'game-body' },
       h('div', { class: 'board-col' }, topCard, h('div', { class: 'board-frame' }, boardHolder, connBanner), bottomCard),
       h('aside', { class: 'game-side', 'aria-label': 'Game' },
-        status, offers, actions,
+        status, ratingChange, offers, actions,
         h('section', { class: 'moves card-inset', 'aria-labelledby': 'moves-title' },
           h('h2', { id: 'moves-title', text: 'Moves' }), movesEmpty, moveList),
+        chatHolder,
       ),
     ),
   );
@@ -274,6 +298,7 @@ export function gameView(gameId, conn) {
     if (!m) return;
     const ui = kindUI(m.kind);
     const seat = mySeat();
+    mountChat(seat !== null);
     if (pending && (pending.sessionId !== m.sessionId || (pending.ackSeq !== null && m.lastSeq >= pending.ackSeq))) {
       pending = null;
     }
@@ -568,10 +593,12 @@ export function gameView(gameId, conn) {
     destroy() {
       destroyed = true;
       sub.close();
+      stopRating();
       offStatus();
       clearInterval(ticker);
       clearTimeout(confirmTimer);
       board?.destroy?.();
+      chat?.destroy();
     },
   };
 }

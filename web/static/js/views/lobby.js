@@ -11,6 +11,7 @@ import { field, showError, clearErrors, busy } from './form.js';
 import { KINDS } from '../game-model.js';
 import { recentGames } from '../recent.js';
 import { toast } from '../toast.js';
+import { chatPanel } from '../chat.js';
 
 /** @typedef {import('../types.js').GameSummary} GameSummary */
 /** @typedef {import('../types.js').KindInfo} KindInfo */
@@ -39,8 +40,11 @@ function kindIcon(kind) {
   return h('span', { class: `kind-icon kind-${kind}`, 'aria-hidden': 'true', text: glyph });
 }
 
-/** @returns {{ el: HTMLElement, destroy: () => void }} */
-export function lobbyView() {
+/**
+ * @param {import('../socket.js').Connection} [conn] for the lobby's chat (issue 8)
+ * @returns {{ el: HTMLElement, destroy: () => void }}
+ */
+export function lobbyView(conn) {
   const me = session.player;
   let destroyed = false;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -165,6 +169,7 @@ export function lobbyView() {
 
   // ---- create a game ----
   const create = createForm();
+  const chat = conn ? chatPanel(conn, 'lobby', { title: 'Lobby chat', id: 'lobby-chat' }) : null;
 
   const el = h('div', { class: 'lobby' },
     h('div', { class: 'lobby-main' },
@@ -179,7 +184,7 @@ export function lobbyView() {
       ),
       recentSection,
     ),
-    h('aside', { class: 'lobby-side' }, create),
+    h('aside', { class: 'lobby-side' }, create, chat?.el ?? ''),
   );
   poll();
   return {
@@ -188,6 +193,7 @@ export function lobbyView() {
       destroyed = true;
       clearTimeout(timer);
       document.removeEventListener('visibilitychange', onVisible);
+      chat?.destroy();
     },
   };
 }
