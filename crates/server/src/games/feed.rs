@@ -12,7 +12,7 @@
 //! last connection, and again every `presence_refresh`), so the owner knows who is away even
 //! when players are connected to other nodes, and forgets the players of a node that died.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
@@ -22,6 +22,7 @@ use versus_protocol::{ErrorCode, PlayerRef, ServerMessage, close_code};
 
 use super::{FeedStart, GameHub, GameReply, GameRequest, Kick, Wire};
 use crate::bus::game_events_subject;
+use crate::fanout::{Fanout, Tracked};
 
 /// A local connection's subscription to a game.
 #[derive(Debug, Clone)]
@@ -165,14 +166,6 @@ impl Feeds {
     }
 }
 
-struct Sub {
-    player: PlayerRef,
-    outbox: mpsc::Sender<Wire>,
-    kick: Kick,
-    session: Uuid,
-    delivered: u64,
-}
-
 /// What the feed needs from an event message to place it.
 #[derive(Deserialize)]
 struct Head {
@@ -183,10 +176,9 @@ struct Head {
 struct Feed {
     feeds: Feeds,
     game_id: Uuid,
-    subs: HashMap<u64, Sub>,
-    /// Recent events (session, seq, message), for subscribers that join while they arrive.
-    ring: VecDeque<(Uuid, u64, Wire)>,
-    ring_capacity: usize,
+    /// The local subscribers, per session and seq (the stream is the session; a rematch
+    /// moves them to the new one).
+    fan: Fanout<PlayerRef>,
     /// Presence updates to the owner, sent in order by one task.
     presence: mpsc::Sender<(Uuid, bool)>,
 }
@@ -219,9 +211,7 @@ async fn run(
     let mut feed = Feed {
         feeds: feeds.clone(),
         game_id,
-        subs: HashMap::new(),
-        ring: VecDeque::new(),
-        ring_capacity: cfg.replay_limit.max(16),
+        fan: Fanout::new(cfg.replay_limit.max(16)),
         presence,
     };
     metrics::gauge!("feeds_active").increment(1.0);
@@ -233,7 +223,7 @@ async fn run(
                 Some(FeedCmd::Add(sub)) => feed.add(sub).await,
                 Some(FeedCmd::Remove { conn_id }) => {
                     feed.remove(conn_id);
-                    if feed.subs.is_empty() {
+                    if feed.fan.is_empty() {
                         break;
                     }
                 }
@@ -274,7 +264,11 @@ async fn report_presence(hub: GameHub, game_id: Uuid, mut rx: mpsc::Receiver<(Uu
 
 impl Feed {
     fn player_count(&self, player: Uuid) -> usize {
-        self.subs.values().filter(|s| s.player.id == player).count()
+        self.fan
+            .subs
+            .values()
+            .filter(|s| s.extra.id == player)
+            .count()
     }
 
     async fn add(&mut self, sub: LocalSubscriber) {
@@ -314,40 +308,35 @@ impl Feed {
             sub.kick.kick(close_code::SLOW_CONSUMER);
             return;
         }
-        let mut entry = Sub {
-            player: sub.player.clone(),
+        let entry = Tracked {
             outbox: sub.outbox,
             kick: sub.kick,
-            session: start.session_id,
+            stream: start.session_id,
             delivered: start.last_seq,
+            extra: sub.player.clone(),
         };
-        // Events this feed received while the owner was answering.
-        for (session, seq, wire) in &self.ring {
-            if *session == entry.session && *seq == entry.delivered + 1 {
-                if entry.outbox.try_send(wire.clone()).is_err() {
-                    entry.kick.kick(close_code::SLOW_CONSUMER);
-                    return;
-                }
-                entry.delivered = *seq;
-            }
-        }
         let first = self.player_count(sub.player.id) == 0;
-        self.subs.insert(sub.conn_id, entry);
-        if first {
+        // Admitting also hands over the events this feed received while the owner answered.
+        if self.fan.admit(sub.conn_id, entry, |_, w| w.clone()) && first {
             let _ = self.presence.try_send((sub.player.id, true));
         }
     }
 
     fn remove(&mut self, conn_id: u64) {
-        if let Some(sub) = self.subs.remove(&conn_id)
-            && self.player_count(sub.player.id) == 0
-        {
-            let _ = self.presence.try_send((sub.player.id, false));
+        if let Some(sub) = self.fan.remove(conn_id) {
+            self.gone(sub.extra.id);
+        }
+    }
+
+    /// After a subscriber left: if it was the player's last one here, they are away.
+    fn gone(&self, player: Uuid) {
+        if self.player_count(player) == 0 {
+            let _ = self.presence.try_send((player, false));
         }
     }
 
     fn refresh_presence(&self) {
-        let mut players: Vec<Uuid> = self.subs.values().map(|s| s.player.id).collect();
+        let mut players: Vec<Uuid> = self.fan.subs.values().map(|s| s.extra.id).collect();
         players.sort();
         players.dedup();
         for p in players {
@@ -362,49 +351,19 @@ impl Feed {
         let Ok(wire) = Wire::try_from(payload) else {
             return;
         };
-        self.ring
-            .push_back((head.session_id, head.seq, wire.clone()));
-        while self.ring.len() > self.ring_capacity {
-            self.ring.pop_front();
-        }
+        self.fan.remember(head.session_id, head.seq, &wire);
         // A gap (the bus dropped a message): fetch what is missing from the owner first.
-        let behind = self
-            .subs
-            .values()
-            .filter(|s| s.session == head.session_id && s.delivered + 1 < head.seq)
-            .map(|s| s.delivered)
-            .min();
-        if let Some(after) = behind {
+        if let Some(after) = self.fan.behind(head.session_id, head.seq) {
             self.catch_up(head.session_id, after).await;
         }
         self.deliver(head.session_id, head.seq, &wire);
     }
 
-    /// Delivers one event to every subscriber that is exactly one behind it.
+    /// Delivers one event to every subscriber exactly one behind it; a rematch's session
+    /// (seq 1 of a new stream) moves subscribers over.
     fn deliver(&mut self, session: Uuid, seq: u64, wire: &Wire) {
-        let mut kicked = Vec::new();
-        for (conn, sub) in self.subs.iter_mut() {
-            if sub.session != session {
-                // A rematch: the new session's events start at 1.
-                if seq != 1 {
-                    continue;
-                }
-                sub.session = session;
-                sub.delivered = 0;
-            }
-            if seq != sub.delivered + 1 {
-                continue;
-            }
-            if sub.outbox.try_send(wire.clone()).is_err() {
-                sub.kick.kick(close_code::SLOW_CONSUMER);
-                kicked.push(*conn);
-                continue;
-            }
-            sub.delivered = seq;
-        }
-        for conn in kicked {
-            metrics::counter!("ws_slow_consumers_total").increment(1);
-            self.remove(conn);
+        for (_, sub) in self.fan.deliver(session, seq, wire, true, |_, w| w.clone()) {
+            self.gone(sub.extra.id);
         }
     }
 
