@@ -155,6 +155,13 @@ async fn serve(
     }
     metrics::gauge!("games_loaded").increment(1.0);
     let exit = actor.run(rx, &mut cmds).await;
+    // Requests that reached this actor over the bus but were not served: ask again (the next
+    // owner will answer) rather than leave the sender to time out.
+    while let Ok(Some(msg)) = tokio::time::timeout(Duration::ZERO, cmds.next()).await {
+        if let Ok(bytes) = serde_json::to_vec(&GameReply::Retry) {
+            hub.bus.reply(&msg, bytes.into()).await;
+        }
+    }
     metrics::gauge!("games_loaded").decrement(1.0);
     exit
 }
@@ -346,18 +353,24 @@ impl Actor {
     /// The next moment the actor must wake up by itself: a clock running out, a presence to
     /// expire, or the idle stop when nobody is here and no deadline is pending.
     fn deadline(&self) -> Option<tokio::time::Instant> {
-        let now = tokio::time::Instant::now();
-        if self.live.state == SessionState::InProgress
-            && let Some(at_ms) = self.live.clocks.as_ref().and_then(clock::deadline_ms)
-        {
-            let wait = Duration::from_millis((at_ms - now_ms()).max(0) as u64);
-            let presence = (!self.presence.is_empty()).then_some(self.hub.config.presence_refresh);
-            return Some(now + presence.map_or(wait, |p| p.min(wait)));
+        let now_instant = tokio::time::Instant::now();
+        let now = now_ms();
+        // Absolute moments (ms), so that frequent messages never push a deadline back.
+        let clock = (self.live.state == SessionState::InProgress)
+            .then(|| self.live.clocks.as_ref().and_then(clock::deadline_ms))
+            .flatten();
+        let ttl = self.hub.config.presence_ttl.as_millis() as i64;
+        // The first presence that will go stale if its node stops refreshing it.
+        let presence = self
+            .presence
+            .values()
+            .flat_map(|nodes| nodes.values())
+            .min()
+            .map(|at| at + ttl + 1);
+        match clock.into_iter().chain(presence).min() {
+            Some(at_ms) => Some(now_instant + Duration::from_millis((at_ms - now).max(0) as u64)),
+            None => Some(self.idle_since + self.hub.config.idle_stop),
         }
-        if !self.presence.is_empty() {
-            return Some(now + self.hub.config.presence_refresh);
-        }
-        Some(self.idle_since + self.hub.config.idle_stop)
     }
 
     /// Handles a timer: flags a fallen clock, expires presences of silent nodes; `Ok(false)`
@@ -922,6 +935,7 @@ impl Actor {
     /// Returns the seq of the first event. On a failed commit the state is untouched and the
     /// error is `internal` (the caller stops the actor).
     async fn commit(&mut self, pending: Vec<Pending>) -> Result<u64, GameError> {
+        let count = pending.len();
         let now = now_ms();
         let first = self.live.last_seq() + 1;
         let mut entries = Vec::with_capacity(pending.len());
@@ -963,7 +977,7 @@ impl Actor {
                 self.publish(i).await;
             }
         }
-        metrics::counter!("game_events_total").increment(1);
+        metrics::counter!("game_events_total").increment(count as u64);
         Ok(first)
     }
 

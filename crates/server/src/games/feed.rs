@@ -191,6 +191,7 @@ async fn run(
 ) {
     let hub = feeds.inner.hub.clone();
     let cfg = *hub.config();
+    let shutdown = hub.inner.shutdown.clone();
     // Listen before asking the owner anything, so no event published later is missed.
     let mut events = match hub.bus().subscribe(game_events_subject(game_id)).await {
         Ok(s) => s,
@@ -220,7 +221,13 @@ async fn run(
     loop {
         tokio::select! {
             cmd = rx.recv() => match cmd {
-                Some(FeedCmd::Add(sub)) => feed.add(sub).await,
+                Some(FeedCmd::Add(sub)) => {
+                    feed.add(sub).await;
+                    // A subscription that failed leaves no subscriber behind.
+                    if feed.fan.is_empty() {
+                        break;
+                    }
+                }
                 Some(FeedCmd::Remove { conn_id }) => {
                     feed.remove(conn_id);
                     if feed.fan.is_empty() {
@@ -234,14 +241,24 @@ async fn run(
                 feed.on_event(msg.payload).await;
             }
             _ = refresh.tick() => feed.refresh_presence(),
+            () = shutdown.cancelled() => break,
         }
     }
-    // Stop: hand any subscription that raced in to a fresh feed.
+    // Stop: hand any subscription that raced in to a fresh feed (or, when the node is
+    // shutting down, refuse it: the client reconnects to another node).
     feeds.forget(game_id, &me);
     rx.close();
     while let Some(cmd) = rx.recv().await {
         if let FeedCmd::Add(sub) = cmd {
-            feeds.subscribe(game_id, sub);
+            if shutdown.is_cancelled() {
+                sub.fail(
+                    game_id,
+                    ErrorCode::Unavailable,
+                    "the server is shutting down",
+                );
+            } else {
+                feeds.subscribe(game_id, sub);
+            }
         }
     }
     metrics::gauge!("feeds_active").decrement(1.0);

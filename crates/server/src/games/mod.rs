@@ -362,6 +362,10 @@ impl GameHub {
                     Ok(bytes) => {
                         serde_json::from_slice::<GameReply>(&bytes).unwrap_or(GameReply::Retry)
                     }
+                    Err(BusError::NoResponders) if self.inner.shutdown.is_cancelled() => {
+                        // A draining node takes nothing over: another node will.
+                        return Err(GameError::unavailable());
+                    }
                     Err(BusError::NoResponders) => {
                         // Nobody owns it: try to here. The actor takes the lease or, if another
                         // node still holds it, answers Retry and stops.
