@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod chess;
 pub mod connect4;
+pub mod lightcycles;
 pub mod rating;
 pub mod tictactoe;
 
