@@ -30,7 +30,9 @@ export type ClientMessage =
   | LeaderboardSubscribeMessage
   | LeaderboardUnsubscribeMessage
   | RatingSubscribeMessage
-  | RatingUnsubscribeMessage;
+  | RatingUnsubscribeMessage
+  | MatchmakingJoinMessage
+  | MatchmakingCancelMessage;
 /**
  * A draw action.
  *
@@ -63,7 +65,10 @@ export type ServerMessage =
   | LeaderboardUpdateMessage
   | RatingSubscribedMessage
   | RatingUnsubscribedMessage
-  | RatingUpdateMessage;
+  | RatingUpdateMessage
+  | TicketMessage
+  | NotificationMessage
+  | PresenceMessage;
 /**
  * Your role in a subscribed game.
  *
@@ -183,6 +188,41 @@ export type LeaderboardUpdateMessage = LeaderboardUpdate & {
 export type RatingUpdateMessage = RatingUpdate & {
   type: 'rating_update';
 };
+/**
+ * Where a ticket is.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "TicketState".
+ */
+export type TicketState = 'waiting' | 'matched' | 'cancelled' | 'expired';
+/**
+ * A new notification of yours (also stored: `GET /api/v1/notifications`), pushed on every
+ * connection of yours.
+ */
+export type NotificationMessage = Notification & {
+  type: 'notification';
+};
+/**
+ * What a notification is about.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "NotificationKind".
+ */
+export type NotificationKind =
+  'friend_request' | 'friend_accepted' | 'invite' | 'game_started' | 'your_turn' | 'game_result';
+/**
+ * A friend came online, started or finished a game, or went offline (coalesced).
+ */
+export type PresenceMessage = PresenceUpdate & {
+  type: 'presence';
+};
+/**
+ * Where a player is.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "PresenceStatus".
+ */
+export type PresenceStatus = 'online' | 'in_game' | 'offline';
 
 /**
  * Protocol version 1. See docs/PROTOCOL.md.
@@ -392,6 +432,44 @@ export interface RatingSubscribeMessage {
 export interface RatingUnsubscribeMessage {
   id?: string | null;
   type: 'rating_unsubscribe';
+}
+/**
+ * "Play now": wait in the matchmaking pool (like `POST /api/v1/matchmaking/tickets`).
+ * Reply: `ticket` (state `waiting`); later a `ticket` with state `matched` (and the
+ * game) or `expired`. Errors: `unknown_kind`, `validation_failed`, `conflict` (you
+ * already wait for this kind).
+ */
+export interface MatchmakingJoinMessage {
+  id?: string | null;
+  kind: string;
+  rated?: boolean;
+  time_control?: TimeControl | null;
+  type: 'matchmaking_join';
+}
+/**
+ * A chess-style clock: each player has `initial_seconds`, plus `increment_seconds` per move.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "TimeControl".
+ */
+export interface TimeControl {
+  /**
+   * 0 to 600.
+   */
+  increment_seconds?: number;
+  /**
+   * 1 to 86400 (a day).
+   */
+  initial_seconds: number;
+}
+/**
+ * Leave the pool. Reply: `ticket` (state `cancelled`). Errors: `not_found`, `conflict`
+ * (no longer waiting).
+ */
+export interface MatchmakingCancelMessage {
+  id?: string | null;
+  ticket_id: string;
+  type: 'matchmaking_cancel';
 }
 /**
  * The reply to `hello`.
@@ -629,22 +707,6 @@ export interface GameSettings {
    */
   time_control?: TimeControl | null;
   visibility?: Visibility & string;
-}
-/**
- * A chess-style clock: each player has `initial_seconds`, plus `increment_seconds` per move.
- *
- * This interface was referenced by `Protocol`'s JSON-Schema
- * via the `definition` "TimeControl".
- */
-export interface TimeControl {
-  /**
-   * 0 to 600.
-   */
-  increment_seconds?: number;
-  /**
-   * 1 to 86400 (a day).
-   */
-  initial_seconds: number;
 }
 export interface UnsubscribedMessage {
   game_id: string;
@@ -1004,4 +1066,97 @@ export interface RatingUpdate {
   result: string;
   score: number;
   session_id: string;
+}
+/**
+ * A matchmaking ticket of yours: the reply to `matchmaking_join` / `matchmaking_cancel`
+ * (with their `id`), and pushed (`id` null) on every connection of yours when it is
+ * matched (both players at once) or expires.
+ */
+export interface TicketMessage {
+  id?: string | null;
+  ticket: Ticket;
+  type: 'ticket';
+}
+/**
+ * A matchmaking ticket.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Ticket".
+ */
+export interface Ticket {
+  created_at: string;
+  /**
+   * When it was matched, cancelled or expired.
+   */
+  ended_at?: string | null;
+  /**
+   * Set once matched: the game both players are seated in.
+   */
+  game_id?: string | null;
+  id: string;
+  kind: string;
+  /**
+   * The largest rating difference the ticket accepts now (waiting) or accepted when it was
+   * paired: `min(base + rate × seconds waited, max)`.
+   */
+  max_gap: number;
+  /**
+   * Set once matched.
+   */
+  opponent?: PlayerRef | null;
+  rated: boolean;
+  /**
+   * The player's Glicko-2 rating for the kind when the ticket was made (1500 if unrated).
+   */
+  rating: number;
+  state: TicketState;
+  time_control?: TimeControl | null;
+}
+/**
+ * A stored notification.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Notification".
+ */
+export interface Notification {
+  created_at: string;
+  /**
+   * What it is about (see the kind).
+   */
+  data: {
+    [k: string]: unknown | undefined;
+  };
+  /**
+   * Sorts by creation.
+   */
+  id: string;
+  kind: NotificationKind;
+  read: boolean;
+}
+/**
+ * A friend's presence changed (WebSocket `presence`).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "PresenceUpdate".
+ */
+export interface PresenceUpdate {
+  player: PlayerRef;
+  presence: Presence;
+}
+/**
+ * A player's presence.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Presence".
+ */
+export interface Presence {
+  /**
+   * The game the player is playing (`in_game` only).
+   */
+  game_id?: string | null;
+  /**
+   * When the player's last connection went away (`offline` only, when known).
+   */
+  last_seen?: string | null;
+  status: PresenceStatus;
 }

@@ -10,12 +10,16 @@ pub mod accounts;
 pub mod chat;
 pub mod error;
 pub mod games;
+pub mod matchmaking;
 pub mod ratings;
+pub mod social;
 pub mod ws;
 
 pub use accounts::*;
 pub use chat::*;
 pub use error::{ErrorCode, FieldError, Problem};
 pub use games::*;
+pub use matchmaking::*;
 pub use ratings::*;
+pub use social::*;
 pub use ws::*;

@@ -206,6 +206,26 @@ pub enum ClientMessage {
         #[serde(default)]
         id: Option<String>,
     },
+    /// "Play now": wait in the matchmaking pool (like `POST /api/v1/matchmaking/tickets`).
+    /// Reply: `ticket` (state `waiting`); later a `ticket` with state `matched` (and the
+    /// game) or `expired`. Errors: `unknown_kind`, `validation_failed`, `conflict` (you
+    /// already wait for this kind).
+    MatchmakingJoin {
+        #[serde(default)]
+        id: Option<String>,
+        kind: String,
+        #[serde(default)]
+        time_control: Option<crate::games::TimeControl>,
+        #[serde(default)]
+        rated: bool,
+    },
+    /// Leave the pool. Reply: `ticket` (state `cancelled`). Errors: `not_found`, `conflict`
+    /// (no longer waiting).
+    MatchmakingCancel {
+        #[serde(default)]
+        id: Option<String>,
+        ticket_id: Uuid,
+    },
 }
 
 /// Your role in a subscribed game.
@@ -340,6 +360,18 @@ pub enum ServerMessage {
     },
     /// Your rating changed: a rated session of yours ended.
     RatingUpdate(RatingUpdate),
+    /// A matchmaking ticket of yours: the reply to `matchmaking_join` / `matchmaking_cancel`
+    /// (with their `id`), and pushed (`id` null) on every connection of yours when it is
+    /// matched (both players at once) or expires.
+    Ticket {
+        id: Option<String>,
+        ticket: crate::matchmaking::Ticket,
+    },
+    /// A new notification of yours (also stored: `GET /api/v1/notifications`), pushed on every
+    /// connection of yours.
+    Notification(crate::social::Notification),
+    /// A friend came online, started or finished a game, or went offline (coalesced).
+    Presence(crate::social::PresenceUpdate),
 }
 
 /// The machine-readable JSON Schema of both directions, as checked in under

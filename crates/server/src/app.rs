@@ -33,8 +33,10 @@ use crate::state::AppState;
         (name = "accounts", description = "Registration, login, tokens and profiles"),
         (name = "games", description = "Game kinds, games, sessions, moves and actions"),
         (name = "ratings", description = "Ratings, leaderboards, statistics, game history and PGN"),
+        (name = "matchmaking", description = "\"Play now\": tickets in the matchmaking pool"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "chat", description = "Game and lobby chat rooms (history, posting, deleting) and blocks"),
+        (name = "social", description = "Friends and presence, invites (to a player or by link) and notifications"),
     )
 )]
 struct ApiDoc;
@@ -67,6 +69,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::games::router())
         .merge(routes::chat::router())
         .merge(routes::ratings::router())
+        .merge(routes::social::router())
+        .merge(routes::matchmaking::router())
         .merge(routes::system::router())
 }
 

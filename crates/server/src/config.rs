@@ -65,6 +65,8 @@ pub struct Config {
     pub games: crate::games::GameConfig,
     pub journal: crate::games::journal::JournalConfig,
     pub chat: crate::chat::ChatConfig,
+    pub matchmaking: crate::matchmaking::MatchmakingConfig,
+    pub social: crate::social::SocialConfig,
 }
 
 /// Every key the file and the environment may set, with its default. The single source of
@@ -115,6 +117,13 @@ struct RawConfig {
     chat_history_limit: usize,
     chat_replay_limit: usize,
     chat_guests_in_lobby: bool,
+    matchmaking_pass_ms: u64,
+    matchmaking_grace_ms: u64,
+    matchmaking_gap_base: u32,
+    matchmaking_gap_per_second: u32,
+    matchmaking_gap_max: u32,
+    invite_ttl_seconds: u64,
+    presence_coalesce_ms: u64,
 }
 
 /// The defaults, as `(key, value)`; also the list of keys read from `VERSUS_*`.
@@ -160,6 +169,13 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("chat_history_limit", "50"),
     ("chat_replay_limit", "200"),
     ("chat_guests_in_lobby", "false"),
+    ("matchmaking_pass_ms", "200"),
+    ("matchmaking_grace_ms", "10000"),
+    ("matchmaking_gap_base", "100"),
+    ("matchmaking_gap_per_second", "25"),
+    ("matchmaking_gap_max", "400"),
+    ("invite_ttl_seconds", "86400"),
+    ("presence_coalesce_ms", "1000"),
 ];
 
 /// Settings with no default (absent unless set).
@@ -495,6 +511,45 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             replay_limit: range("chat_replay_limit", raw.chat_replay_limit, 1, 10_000)?
                 .min(raw.ws_outbox_capacity.saturating_sub(2).max(1)),
             guests_in_lobby: raw.chat_guests_in_lobby,
+        },
+        matchmaking: crate::matchmaking::MatchmakingConfig {
+            pass_interval: ms("matchmaking_pass_ms", raw.matchmaking_pass_ms, 10, 1000)?,
+            grace: ms(
+                "matchmaking_grace_ms",
+                raw.matchmaking_grace_ms,
+                100,
+                3_600_000,
+            )?,
+            gap: crate::matchmaking::GapBound {
+                base: range(
+                    "matchmaking_gap_base",
+                    raw.matchmaking_gap_base as usize,
+                    0,
+                    10_000,
+                )? as f64,
+                per_second: range(
+                    "matchmaking_gap_per_second",
+                    raw.matchmaking_gap_per_second as usize,
+                    0,
+                    10_000,
+                )? as f64,
+                max: range(
+                    "matchmaking_gap_max",
+                    raw.matchmaking_gap_max as usize,
+                    0,
+                    10_000,
+                )? as f64,
+            },
+        },
+        social: crate::social::SocialConfig {
+            invite_ttl: ms(
+                "invite_ttl_seconds",
+                raw.invite_ttl_seconds.saturating_mul(1000),
+                1000,
+                30 * 86_400_000,
+            )?,
+            presence_coalesce: ms("presence_coalesce_ms", raw.presence_coalesce_ms, 10, 60_000)?,
+            presence_refresh: ms("presence_refresh_ms", raw.presence_refresh_ms, 50, 600_000)?,
         },
     })
 }

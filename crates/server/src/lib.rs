@@ -12,8 +12,10 @@ pub mod domain;
 pub mod error;
 pub mod fanout;
 pub mod games;
+pub mod matchmaking;
 pub mod ratings;
 pub mod routes;
+pub mod social;
 pub mod state;
 pub mod telemetry;
 pub mod web;
@@ -129,8 +131,23 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
     );
     games.start_background();
     let feeds = games::feed::Feeds::new(games.clone());
+    let matchmaking = matchmaking::Matchmaker::start(
+        store.clone(),
+        games.clone(),
+        bus.clone(),
+        config.matchmaking,
+        shutdown.clone(),
+    );
     let chat = chat::ChatService::start(store.clone(), bus.clone(), config.chat);
     games.set_event_tap(chat.system_notes());
+    let social = social::Social::start(
+        store.clone(),
+        bus.clone(),
+        config.node_id.clone(),
+        config.social,
+        shutdown.clone(),
+    );
+    games.set_social_tap(social.game_tap());
     let state = AppState {
         throttle: Arc::new(LoginThrottle::new(config.login_window)),
         ws: config.ws,
@@ -141,6 +158,8 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
         feeds,
         chat,
         scores: ratings::Scoreboard::new(store.clone(), bus.clone(), ratings::LEADERBOARD_COALESCE),
+        matchmaking,
+        social,
         bus: bus.clone(),
         shutdown: shutdown.clone(),
     };

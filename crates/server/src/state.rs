@@ -27,6 +27,10 @@ pub struct AppState {
     pub chat: crate::chat::ChatService,
     /// This node's rating and leaderboard watchers (issue 7).
     pub scores: crate::ratings::Scoreboard,
+    /// This node's part of the cluster's one matchmaking pool (issue 9).
+    pub matchmaking: crate::matchmaking::Matchmaker,
+    /// Notifications and presence (issue 9).
+    pub social: crate::social::Social,
     /// The cluster's bus (in-process without NATS).
     pub bus: Bus,
     pub ws: WsConfig,

@@ -64,6 +64,12 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Res
 
 pub(crate) type Reply = Pin<Box<dyn Future<Output = ServerMessage> + Send>>;
 
+/// A REST-style error as a WebSocket `error` (its detail, or the code's title).
+fn api_error(id: Option<String>, e: crate::error::ApiError) -> ServerMessage {
+    let message = e.detail.clone().unwrap_or_else(|| format!("{:?}", e.code));
+    error(id, e.code, message)
+}
+
 pub(crate) fn error(
     id: Option<String>,
     code: ErrorCode,
@@ -211,7 +217,20 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
     let scores = state.scores.clone();
     let conn_id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     let (outbox, mut outbox_rx) = mpsc::channel::<Wire>(cfg.outbox_capacity.max(1));
+    state
+        .matchmaking
+        .connected(player.id, conn_id, outbox.clone());
     let kick = Kick::default();
+    // Notifications and friends' presence (issue 9), on every connection of the player.
+    state.social.connect(
+        player.id,
+        crate::ratings::Watcher {
+            conn_id,
+            outbox: outbox.clone(),
+            kick: kick.clone(),
+            limit: 0,
+        },
+    );
     let subscriptions: Subscriptions = Arc::new(Mutex::new(HashSet::new()));
     let mut pending: FuturesUnordered<Reply> = FuturesUnordered::new();
     let mut ping = tokio::time::interval_at(Instant::now() + cfg.ping_interval, cfg.ping_interval);
@@ -243,7 +262,7 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
                 last_heard = Instant::now();
                 match frame {
                     Message::Text(text) => {
-                        let ctx = Ctx { hub: &hub, feeds: &feeds, chat: &chat, chat_rooms: &chat_rooms, scores: &scores, player: &player, conn_id, outbox: &outbox, kick: &kick, cfg: &cfg };
+                        let ctx = Ctx { hub: &hub, feeds: &feeds, chat: &chat, chat_rooms: &chat_rooms, scores: &scores, matchmaking: &state.matchmaking, player: &player, conn_id, outbox: &outbox, kick: &kick, cfg: &cfg };
                         if let Some(reply) = handle_text(&ctx, text.as_str(), &subscriptions, &mut pending)
                             && !send(&mut socket, &reply).await
                         {
@@ -290,6 +309,8 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
         chat.feeds().unsubscribe(room, conn_id);
     }
     scores.forget_connection(conn_id);
+    state.social.disconnect(player.id, conn_id);
+    state.matchmaking.disconnected(player.id, conn_id);
 }
 
 struct Ctx<'a> {
@@ -298,6 +319,7 @@ struct Ctx<'a> {
     chat: &'a crate::chat::ChatService,
     chat_rooms: &'a crate::chat::feed::ChatRooms,
     scores: &'a crate::ratings::Scoreboard,
+    matchmaking: &'a crate::matchmaking::Matchmaker,
     player: &'a PlayerRef,
     conn_id: u64,
     outbox: &'a mpsc::Sender<Wire>,
@@ -410,6 +432,44 @@ fn handle_text(
         }
         ClientMessage::RatingSubscribe { id } => {
             return crate::ratings::ws_watch_rating(ctx_watch(ctx), id, pending);
+        }
+        ClientMessage::MatchmakingJoin {
+            id,
+            kind,
+            time_control,
+            rated,
+        } => {
+            if let Some(e) = bad_id(&id) {
+                return Some(e);
+            }
+            let mm = ctx.matchmaking.clone();
+            let player = ctx.player.clone();
+            let req = versus_protocol::TicketRequest {
+                kind,
+                time_control,
+                rated,
+            };
+            pending.push(Box::pin(async move {
+                match mm.create(&player, req).await {
+                    Ok(ticket) => ServerMessage::Ticket { id, ticket },
+                    Err(e) => api_error(id, e),
+                }
+            }));
+            return None;
+        }
+        ClientMessage::MatchmakingCancel { id, ticket_id } => {
+            if let Some(e) = bad_id(&id) {
+                return Some(e);
+            }
+            let mm = ctx.matchmaking.clone();
+            let player = ctx.player.id;
+            pending.push(Box::pin(async move {
+                match mm.cancel(player, ticket_id).await {
+                    Ok(ticket) => ServerMessage::Ticket { id, ticket },
+                    Err(e) => api_error(id, e),
+                }
+            }));
+            return None;
         }
         ClientMessage::RatingUnsubscribe { id } => {
             if bad_id(&id).is_some() || !ctx.scores.unwatch_rating(ctx.player.id, ctx.conn_id) {

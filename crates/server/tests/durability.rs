@@ -169,6 +169,23 @@ async fn ws_subscribed(app: &App, token: &str, game: &str) -> Ws {
     ws
 }
 
+/// A notification or presence message (issue 9), not part of the game.
+fn is_social(text: &str) -> bool {
+    text.starts_with(r#"{"type":"notification""#) || text.starts_with(r#"{"type":"presence""#)
+}
+
+/// The next frame that is not a notification or presence message.
+async fn next_game_frame(
+    ws: &mut Ws,
+) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if is_social(t.as_str()) => {}
+            other => return other,
+        }
+    }
+}
+
 async fn next_json(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(15), ws.next())
@@ -176,7 +193,9 @@ async fn next_json(ws: &mut Ws) -> Value {
             .expect("a message")
             .unwrap()
             .unwrap();
-        if let Message::Text(t) = msg {
+        if let Message::Text(t) = msg
+            && !is_social(t.as_str())
+        {
             return serde_json::from_str(t.as_str()).unwrap();
         }
     }
@@ -210,12 +229,15 @@ async fn a_move_reaches_nobody_until_it_is_committed(db: Db) {
         })
     };
     // While the commit cannot complete, nobody hears of the move.
-    let quiet_opponent = tokio::time::timeout(Duration::from_millis(1500), opponent.next()).await;
+    // (Notifications and presence, e.g. the game's `game_started`, are not game events.)
+    let quiet_opponent =
+        tokio::time::timeout(Duration::from_millis(1500), next_game_frame(&mut opponent)).await;
     assert!(
         quiet_opponent.is_err(),
         "the opponent saw an uncommitted move: {quiet_opponent:?}"
     );
-    let quiet_mover = tokio::time::timeout(Duration::from_millis(200), mover.next()).await;
+    let quiet_mover =
+        tokio::time::timeout(Duration::from_millis(200), next_game_frame(&mut mover)).await;
     assert!(
         quiet_mover.is_err(),
         "the mover was acknowledged before the commit: {quiet_mover:?}"

@@ -12,9 +12,11 @@
 //! compiled separately for each backend's types; dialect-specific statements live in
 //! `sqlite.rs` and `postgres.rs`.
 
+mod matchmaking;
 mod postgres;
 mod ratings;
 mod records;
+pub mod social;
 mod sql;
 mod sqlite;
 pub mod testing;
@@ -24,7 +26,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+pub use matchmaking::{MatchPlan, NewTicket, Planner, TicketRecord};
 pub use records::*;
+pub use social::{
+    FriendRecord, FriendRequestOutcome, FriendRequestRecord, InviteRecord, InviteState, NewInvite,
+    NewNotification, NotificationRecord, SocialStore,
+};
 
 /// What can go wrong in the store. Callers map these to client errors; `Database` is an
 /// internal error and must never reach a client verbatim.
@@ -71,7 +78,7 @@ impl Backend {
 
 /// The storage interface. Every method is one short transaction (or one statement).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SocialStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// A trivial round trip, for readiness checks.
@@ -244,6 +251,30 @@ pub trait Store: Send + Sync + 'static {
     async fn unmute_player(&self, player: Uuid) -> Result<bool>;
     /// The player's mute if it runs at `now_ms`.
     async fn active_mute(&self, player: Uuid, now_ms: i64) -> Result<Option<MuteRecord>>;
+
+    // --- matchmaking (issue 9): see matchmaking.rs ----------------------------------------
+
+    /// Stores a waiting ticket; `Conflict` if the player already has a waiting one of the kind.
+    async fn create_ticket(&self, ticket: NewTicket) -> Result<TicketRecord>;
+    async fn ticket(&self, id: Uuid) -> Result<Option<TicketRecord>>;
+    /// The player's waiting ticket of the kind, if any.
+    async fn waiting_ticket(&self, player: Uuid, kind: &str) -> Result<Option<TicketRecord>>;
+    /// Moves the player's waiting ticket to `state` (`cancelled`); false if it was not waiting.
+    async fn end_ticket(&self, id: Uuid, player: Uuid, state: &str, now_ms: i64) -> Result<bool>;
+    /// Pushes the waiting tickets of these players alive until `until_ms`.
+    async fn keep_tickets_alive(&self, players: &[Uuid], until_ms: i64) -> Result<u64>;
+    /// Expires the waiting tickets nobody kept alive; returns them.
+    async fn expire_tickets(&self, now_ms: i64) -> Result<Vec<TicketRecord>>;
+    /// The pools with a waiting ticket.
+    async fn waiting_pools(&self) -> Result<Vec<String>>;
+    /// One pairing pass over a pool, in one transaction holding the pool's lock: the planner
+    /// chooses the pairs; each pair's game is created and both tickets marked `matched`.
+    async fn pair_tickets(
+        &self,
+        pool: &str,
+        now_ms: i64,
+        planner: &Planner,
+    ) -> Result<Vec<MatchPlan>>;
 }
 
 /// A shared handle to whichever store the configuration chose.

@@ -591,27 +591,8 @@ macro_rules! impl_common_store {
                         game.id, first.session.game_id
                     )));
                 }
-                let last_seq = $crate::sql::bundle_last_seq(&first)?;
                 let mut tx = self.begin_write().await?;
-                sqlx::query(
-                    "INSERT INTO games (id, kind, name, description, settings, visibility, rated, \
-                     created_by, created_at, current_session_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(game.id.to_string())
-                .bind(&game.kind)
-                .bind(&game.name)
-                .bind(&game.description)
-                .bind(&game.settings)
-                .bind(&game.visibility)
-                .bind(game.rated)
-                .bind(game.created_by.to_string())
-                .bind(game.created_at_ms)
-                .bind(first.session.id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::sql::map_conflict)?;
-                Self::insert_session_rows(&mut tx, &first, last_seq).await?;
+                Self::insert_game(&mut tx, &game, &first).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -955,6 +936,40 @@ macro_rules! impl_common_store {
                 Ok(done.rows_affected())
             }
 
+            // --- matchmaking (issue 9): see matchmaking.rs ------------------------------------
+
+            async fn create_ticket(&self, ticket: $crate::NewTicket) -> $crate::Result<$crate::TicketRecord> {
+                self.mm_create_ticket(ticket).await
+            }
+
+            async fn ticket(&self, id: uuid::Uuid) -> $crate::Result<Option<$crate::TicketRecord>> {
+                self.mm_ticket(id).await
+            }
+
+            async fn waiting_ticket(&self, player: uuid::Uuid, kind: &str) -> $crate::Result<Option<$crate::TicketRecord>> {
+                self.mm_waiting_ticket(player, kind).await
+            }
+
+            async fn end_ticket(&self, id: uuid::Uuid, player: uuid::Uuid, state: &str, now_ms: i64) -> $crate::Result<bool> {
+                self.mm_end_ticket(id, player, state, now_ms).await
+            }
+
+            async fn keep_tickets_alive(&self, players: &[uuid::Uuid], until_ms: i64) -> $crate::Result<u64> {
+                self.mm_keep_alive(players, until_ms).await
+            }
+
+            async fn expire_tickets(&self, now_ms: i64) -> $crate::Result<Vec<$crate::TicketRecord>> {
+                self.mm_expire(now_ms).await
+            }
+
+            async fn waiting_pools(&self) -> $crate::Result<Vec<String>> {
+                self.mm_waiting_pools().await
+            }
+
+            async fn pair_tickets(&self, pool: &str, now_ms: i64, planner: &$crate::Planner) -> $crate::Result<Vec<$crate::MatchPlan>> {
+                self.mm_pair(pool, now_ms, planner).await
+            }
+
             // --- ratings, statistics and leaderboards (issue 7): see ratings.rs -------------
 
             async fn player_ratings(&self, player_id: uuid::Uuid) -> $crate::Result<Vec<$crate::RatingRecord>> {
@@ -1205,8 +1220,46 @@ macro_rules! impl_common_store {
         }
 
         $crate::ratings::impl_ratings!($store, $db);
+        $crate::matchmaking::impl_matchmaking!($store, $db);
+        $crate::social::impl_social!($store, $db);
 
         impl $store {
+            /// Inserts a new game and its first session (shared by `create_game` and the
+            /// matchmaking pass, which creates its games inside its own transaction).
+            async fn insert_game(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                game: &$crate::NewGame,
+                first: &$crate::NewSessionBundle,
+            ) -> $crate::Result<()> {
+                if first.session.game_id != game.id {
+                    return Err($crate::StoreError::Conflict(format!(
+                        "the first session of game {} names game {}",
+                        game.id, first.session.game_id
+                    )));
+                }
+                let last_seq = $crate::sql::bundle_last_seq(first)?;
+                sqlx::query(
+                    "INSERT INTO games (id, kind, name, description, settings, visibility, rated, \
+                     created_by, created_at, current_session_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(game.id.to_string())
+                .bind(&game.kind)
+                .bind(&game.name)
+                .bind(&game.description)
+                .bind(&game.settings)
+                .bind(&game.visibility)
+                .bind(game.rated)
+                .bind(game.created_by.to_string())
+                .bind(game.created_at_ms)
+                .bind(first.session.id.to_string())
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::sql::map_conflict)?;
+                Self::insert_session_rows(tx, first, last_seq).await?;
+                Ok(())
+            }
+
             /// Inserts a new session (with `last_seq` already checked), its seats and events.
             async fn insert_session_rows(
                 tx: &mut sqlx::Transaction<'static, $db>,

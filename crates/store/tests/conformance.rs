@@ -96,6 +96,12 @@ conformance!(
     concurrent_chat_appends_to_one_room_get_distinct_consecutive_seqs,
     only_the_author_deletes_a_message_once,
     blocks_and_mutes_are_stored_per_player,
+    friend_requests_become_symmetric_friendships,
+    invites_are_answered_once_and_expire,
+    notifications_are_paged_newest_first_and_marked_read,
+    presence_is_counted_per_node_and_expires,
+    // matchmaking (issue 9)
+    matchmaking_tickets_wait_once_per_kind_pair_once_and_expire,
 );
 
 fn new_player(username: &str, email: &str) -> NewPlayer {
@@ -1739,4 +1745,454 @@ async fn blocks_and_mutes_are_stored_per_player(store: DynStore) {
     ));
     assert!(store.unmute_player(alice).await.unwrap());
     assert!(store.active_mute(alice, 6_000).await.unwrap().is_none());
+}
+
+// --- social (issue 9) --------------------------------------------------------------------------
+
+async fn friend_requests_become_symmetric_friendships(store: DynStore) {
+    use versus_store::FriendRequestOutcome;
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    let carol = player(&store, "carol").await;
+    assert_eq!(
+        store.send_friend_request(alice, bob, 1).await.unwrap(),
+        FriendRequestOutcome::Sent
+    );
+    assert_eq!(
+        store.send_friend_request(alice, bob, 2).await.unwrap(),
+        FriendRequestOutcome::Sent,
+        "repeating keeps the request"
+    );
+    let reqs = store.friend_requests(bob).await.unwrap();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(
+        (reqs[0].from_id, reqs[0].to_id, reqs[0].created_at_ms),
+        (alice, bob, 1)
+    );
+    assert_eq!(reqs[0].from_username, "alice");
+    assert!(
+        matches!(
+            store.accept_friend_request(alice, bob, 3).await,
+            Err(StoreError::NotFound)
+        ),
+        "only the addressee accepts"
+    );
+    store.accept_friend_request(bob, alice, 3).await.unwrap();
+    assert!(store.friend_requests(bob).await.unwrap().is_empty());
+    assert!(store.are_friends(alice, bob).await.unwrap());
+    assert!(store.are_friends(bob, alice).await.unwrap());
+    assert_eq!(
+        store.send_friend_request(bob, alice, 4).await.unwrap(),
+        FriendRequestOutcome::AlreadyFriends
+    );
+    // Crossing requests: the second one befriends.
+    store.send_friend_request(carol, alice, 5).await.unwrap();
+    assert_eq!(
+        store.send_friend_request(alice, carol, 6).await.unwrap(),
+        FriendRequestOutcome::Accepted
+    );
+    let friends = store.friends(alice, 0).await.unwrap();
+    let names: Vec<_> = friends.iter().map(|f| f.username.as_str()).collect();
+    assert_eq!(names, ["bob", "carol"]);
+    assert_eq!(friends[0].since_ms, 3);
+    assert_eq!(friends[0].last_seen_ms, None);
+    store.set_last_seen(bob, 77).await.unwrap();
+    store.set_last_seen(bob, 78).await.unwrap();
+    assert_eq!(
+        store.friends(alice, 0).await.unwrap()[0].last_seen_ms,
+        Some(78)
+    );
+    assert_eq!(store.last_seen(bob).await.unwrap(), Some(78));
+    // Decline / cancel.
+    let dave = player(&store, "dave").await;
+    store.send_friend_request(dave, alice, 7).await.unwrap();
+    assert!(store.delete_friend_request(dave, alice).await.unwrap());
+    assert!(!store.delete_friend_request(dave, alice).await.unwrap());
+    assert!(matches!(
+        store.send_friend_request(dave, Uuid::now_v7(), 8).await,
+        Err(StoreError::NotFound)
+    ));
+    // Removing ends both directions.
+    assert!(store.remove_friend(bob, alice).await.unwrap());
+    assert!(!store.are_friends(alice, bob).await.unwrap());
+    assert!(!store.remove_friend(alice, bob).await.unwrap());
+    assert_eq!(store.friends(bob, 0).await.unwrap().len(), 0);
+}
+
+async fn invites_are_answered_once_and_expire(store: DynStore) {
+    use versus_store::{InviteState, NewInvite};
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    let (game, _) = game_with(
+        &store,
+        alice,
+        "tictactoe",
+        "private",
+        1,
+        "waiting",
+        &[alice],
+    )
+    .await;
+    let direct = NewInvite {
+        id: Uuid::now_v7(),
+        game_id: game,
+        from_id: alice,
+        to_id: Some(bob),
+        code_hash: None,
+        created_at_ms: 10,
+        expires_at_ms: 1_000,
+    };
+    store.create_invite(direct.clone()).await.unwrap();
+    let link = NewInvite {
+        id: Uuid::now_v7(),
+        to_id: None,
+        code_hash: Some("ab".repeat(32)),
+        created_at_ms: 11,
+        ..direct.clone()
+    };
+    store.create_invite(link.clone()).await.unwrap();
+    let got = store.invite(direct.id).await.unwrap().unwrap();
+    assert_eq!(got.to_username.as_deref(), Some("bob"));
+    assert_eq!(
+        (got.from_username.as_str(), got.link, got.state),
+        ("alice", false, InviteState::Pending)
+    );
+    let by_code = store
+        .invite_by_code_hash(&"ab".repeat(32))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (by_code.id, by_code.link, by_code.to_id),
+        (link.id, true, None)
+    );
+    assert!(store.invite_by_code_hash("cd").await.unwrap().is_none());
+    assert_eq!(store.pending_invites(bob, 500).await.unwrap().len(), 1);
+    assert_eq!(
+        store.pending_invites(alice, 500).await.unwrap().len(),
+        2,
+        "sent ones too"
+    );
+    assert!(
+        store.pending_invites(bob, 1_000).await.unwrap().is_empty(),
+        "expired"
+    );
+    assert!(
+        !store
+            .finish_invite(direct.id, InviteState::Accepted, 1_000)
+            .await
+            .unwrap(),
+        "expired"
+    );
+    assert!(
+        store
+            .finish_invite(direct.id, InviteState::Accepted, 999)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .finish_invite(direct.id, InviteState::Declined, 999)
+            .await
+            .unwrap(),
+        "once"
+    );
+    assert_eq!(
+        store.invite(direct.id).await.unwrap().unwrap().state,
+        InviteState::Accepted
+    );
+    assert!(
+        store
+            .finish_invite(link.id, InviteState::Cancelled, 5)
+            .await
+            .unwrap()
+    );
+    assert!(store.pending_invites(alice, 5).await.unwrap().is_empty());
+    assert!(
+        is_conflict(
+            &store
+                .create_invite(NewInvite {
+                    id: Uuid::now_v7(),
+                    ..link
+                })
+                .await
+        ),
+        "codes are unique"
+    );
+}
+
+async fn notifications_are_paged_newest_first_and_marked_read(store: DynStore) {
+    use versus_store::NewNotification;
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let n = store
+            .create_notification(NewNotification {
+                id: Uuid::now_v7(),
+                player_id: alice,
+                kind: "friend_request".into(),
+                payload: format!("{{\"i\":{i}}}"),
+                created_at_ms: i,
+            })
+            .await
+            .unwrap();
+        ids.push(n.id);
+    }
+    store
+        .create_notification(NewNotification {
+            id: Uuid::now_v7(),
+            player_id: bob,
+            kind: "x".into(),
+            payload: "{}".into(),
+            created_at_ms: 9,
+        })
+        .await
+        .unwrap();
+    let page = store.notifications(alice, None, false, 3).await.unwrap();
+    assert_eq!(
+        page.iter().map(|n| n.id).collect::<Vec<_>>(),
+        [ids[4], ids[3], ids[2]]
+    );
+    assert_eq!(page[0].payload, "{\"i\":4}");
+    let next = store
+        .notifications(alice, Some(ids[2]), false, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|n| n.id).collect::<Vec<_>>(),
+        [ids[1], ids[0]]
+    );
+    assert_eq!(store.unread_notifications(alice).await.unwrap(), 5);
+    assert_eq!(
+        store
+            .mark_notifications_read(alice, Some(&[ids[0], ids[1]]), 50)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .mark_notifications_read(bob, Some(&[ids[2]]), 50)
+            .await
+            .unwrap(),
+        0,
+        "not bob's"
+    );
+    assert_eq!(store.unread_notifications(alice).await.unwrap(), 3);
+    let unread = store.notifications(alice, None, true, 10).await.unwrap();
+    assert_eq!(unread.len(), 3);
+    assert_eq!(
+        store.notifications(alice, None, false, 10).await.unwrap()[4].read_at_ms,
+        Some(50)
+    );
+    assert_eq!(
+        store
+            .mark_notifications_read(alice, None, 60)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(store.unread_notifications(alice).await.unwrap(), 0);
+    assert_eq!(store.unread_notifications(bob).await.unwrap(), 1);
+}
+
+async fn presence_is_counted_per_node_and_expires(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    store.send_friend_request(alice, bob, 1).await.unwrap();
+    store.accept_friend_request(bob, alice, 1).await.unwrap();
+    assert!(!store.is_online(bob, 0).await.unwrap());
+    store.set_node_presence(bob, "n1", 2, 1_000).await.unwrap();
+    store.set_node_presence(bob, "n2", 1, 500).await.unwrap();
+    assert!(store.is_online(bob, 999).await.unwrap());
+    assert!(!store.is_online(bob, 1_000).await.unwrap());
+    let f = &store.friends(alice, 600).await.unwrap()[0];
+    assert!(f.online);
+    assert_eq!(f.playing, None);
+    assert_eq!(store.friend_ids(alice).await.unwrap(), [bob]);
+    assert_eq!(store.refresh_node_presence("n2", 2_000).await.unwrap(), 1);
+    assert_eq!(
+        store.expire_presence(1_500).await.unwrap(),
+        [bob],
+        "n1 is dead"
+    );
+    assert!(
+        store.is_online(bob, 1_500).await.unwrap(),
+        "n2 still has bob"
+    );
+    store.set_node_presence(bob, "n2", 0, 2_000).await.unwrap();
+    assert!(!store.is_online(bob, 1_500).await.unwrap());
+    store
+        .set_node_presence(alice, "n3", 1, 9_000)
+        .await
+        .unwrap();
+    assert_eq!(store.clear_node_presence("n3").await.unwrap(), [alice]);
+    assert!(!store.is_online(alice, 0).await.unwrap());
+    // Playing: seated in an in-progress session.
+    let (game, _) = game_with(
+        &store,
+        alice,
+        "tictactoe",
+        "public",
+        1,
+        "in_progress",
+        &[alice, bob],
+    )
+    .await;
+    assert_eq!(store.playing(bob).await.unwrap(), Some(game));
+    assert_eq!(
+        store.friends(alice, 0).await.unwrap()[0].playing,
+        Some(game)
+    );
+    let (_, _) = game_with(
+        &store,
+        alice,
+        "tictactoe",
+        "public",
+        2,
+        "finished",
+        &[alice],
+    )
+    .await;
+    assert_eq!(store.playing(alice).await.unwrap(), Some(game));
+}
+
+// --- matchmaking (issue 9) -----------------------------------------------------------------
+
+fn ticket(player_id: Uuid, kind: &str, rating: f64, at: i64) -> versus_store::NewTicket {
+    versus_store::NewTicket {
+        id: Uuid::now_v7(),
+        player_id,
+        username: "p".into(),
+        kind: kind.into(),
+        pool: format!("{kind}/none/casual"),
+        time_control: None,
+        rated: false,
+        rating,
+        created_at_ms: at,
+        alive_until_ms: at + 1_000,
+    }
+}
+
+/// Pairs every waiting ticket with the next one, creating a game for each pair.
+fn pair_all(
+    tickets: &[versus_store::TicketRecord],
+    _blocks: &[(Uuid, Uuid)],
+) -> Vec<versus_store::MatchPlan> {
+    tickets
+        .chunks_exact(2)
+        .map(|c| {
+            let game = new_game(c[0].player_id, &c[0].kind, "public", T0);
+            let first = bundle(game.id, 1, "waiting", &[c[0].player_id]);
+            versus_store::MatchPlan {
+                tickets: [c[0].id, c[1].id],
+                game,
+                first,
+            }
+        })
+        .collect()
+}
+
+async fn matchmaking_tickets_wait_once_per_kind_pair_once_and_expire(store: DynStore) {
+    let mut players = Vec::new();
+    for i in 0..10 {
+        players.push(player(&store, &format!("mm{i}")).await);
+    }
+    let first = store
+        .create_ticket(ticket(players[0], "chess", 1500.0, T0))
+        .await
+        .unwrap();
+    assert_eq!(first.state, "waiting");
+    assert!(is_conflict(
+        &store
+            .create_ticket(ticket(players[0], "chess", 1500.0, T0))
+            .await
+    ));
+    assert!(
+        store
+            .create_ticket(ticket(players[0], "connect4", 1500.0, T0))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        store
+            .waiting_ticket(players[0], "chess")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        first.id
+    );
+    // Cancel: only the owner, only once; then a new one may be made.
+    assert!(
+        !store
+            .end_ticket(first.id, players[1], "cancelled", T0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .end_ticket(first.id, players[0], "cancelled", T0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .end_ticket(first.id, players[0], "cancelled", T0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.ticket(first.id).await.unwrap().unwrap().state,
+        "cancelled"
+    );
+
+    // Ten tickets, two passes at once: every ticket paired exactly once.
+    let mut ids = Vec::new();
+    for (i, p) in players.iter().enumerate() {
+        ids.push(
+            store
+                .create_ticket(ticket(*p, "chess", 1500.0, T0 + i as i64))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    assert!(
+        store
+            .waiting_pools()
+            .await
+            .unwrap()
+            .contains(&"chess/none/casual".to_string())
+    );
+    let (a, b) = tokio::join!(
+        store.pair_tickets("chess/none/casual", T0 + 10, &pair_all),
+        store.pair_tickets("chess/none/casual", T0 + 10, &pair_all),
+    );
+    let made = a.unwrap().len() + b.unwrap().len();
+    assert_eq!(made, 5);
+    let mut games = std::collections::HashMap::new();
+    for id in &ids {
+        let t = store.ticket(*id).await.unwrap().unwrap();
+        assert_eq!(t.state, "matched");
+        assert!(t.opponent_id.is_some());
+        *games.entry(t.game_id.unwrap()).or_insert(0) += 1;
+        assert!(store.game(t.game_id.unwrap()).await.unwrap().is_some());
+    }
+    assert!(games.values().all(|&n| n == 2) && games.len() == 5);
+
+    // Keep-alive and expiry: the connect4 ticket lives until T0 + 1000.
+    assert_eq!(
+        store
+            .keep_tickets_alive(&[players[0]], T0 + 5_000)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.expire_tickets(T0 + 4_000).await.unwrap().is_empty());
+    let expired = store.expire_tickets(T0 + 6_000).await.unwrap();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].state, "expired");
+    assert!(store.waiting_pools().await.unwrap().is_empty());
 }

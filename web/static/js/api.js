@@ -141,4 +141,10 @@ export const api = {
   game: (id) => request('GET', `/api/v1/games/${encodeURIComponent(id)}`),
   /** @param {string} id @returns {Promise<import('./types.js').ActionAck>} */
   join: (id) => request('POST', `/api/v1/games/${encodeURIComponent(id)}/join`),
+  /** @param {import('./types.js').TicketRequest} body @returns {Promise<import('./types.js').Ticket>} */
+  createTicket: (body) => request('POST', '/api/v1/matchmaking/tickets', body),
+  /** @param {string} id @returns {Promise<import('./types.js').Ticket>} */
+  ticket: (id) => request('GET', `/api/v1/matchmaking/tickets/${encodeURIComponent(id)}`),
+  /** @param {string} id @returns {Promise<import('./types.js').Ticket>} */
+  cancelTicket: (id) => request('DELETE', `/api/v1/matchmaking/tickets/${encodeURIComponent(id)}`),
 };

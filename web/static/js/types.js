@@ -37,5 +37,7 @@
 /** @typedef {Schemas['RegisterRequest']} RegisterRequest */
 /** @typedef {Schemas['LoginRequest']} LoginRequest */
 /** @typedef {Schemas['ActionAck']} ActionAck */
+/** @typedef {Schemas['Ticket']} Ticket */
+/** @typedef {Schemas['TicketRequest']} TicketRequest */
 
 export {};

@@ -996,6 +996,22 @@ impl Actor {
             // Subscribers notice the gap with the next event and fetch what they missed.
             tracing::warn!(game_id = %self.meta.id, error = %e, "cannot publish an event");
         }
+        // Game starts and results: notifications and presence (issue 9).
+        if let (Some(tap), Some(event)) = (self.hub.social_tap.get(), self.live.events.get(index))
+            && matches!(
+                event.event,
+                GameEvent::Started { .. } | GameEvent::Ended { .. }
+            )
+        {
+            let note = crate::chat::SystemNote {
+                game_id: self.meta.id,
+                seats: self.live.seats.clone(),
+                event: event.event.clone(),
+            };
+            if tap.try_send(note).is_err() {
+                metrics::counter!("social_notes_dropped_total").increment(1);
+            }
+        }
         // The chat's system messages (joins, leaves, draw offers, results), in commit order.
         if let (Some(tap), Some(event)) = (self.hub.event_tap.get(), self.live.events.get(index)) {
             let note = crate::chat::SystemNote {

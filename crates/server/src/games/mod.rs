@@ -240,6 +240,8 @@ pub(crate) struct HubInner {
     pub(crate) shutdown: CancellationToken,
     /// Where committed events go for the chat's system messages (set once at start).
     pub(crate) event_tap: std::sync::OnceLock<mpsc::Sender<crate::chat::SystemNote>>,
+    /// Where committed events go for notifications and presence (issue 9; set once).
+    pub(crate) social_tap: std::sync::OnceLock<mpsc::Sender<crate::chat::SystemNote>>,
 }
 
 /// Finds the owner of a game — here or on another node — and starts one when there is none.
@@ -274,6 +276,7 @@ impl GameHub {
                 actors: Mutex::new(HashMap::new()),
                 shutdown,
                 event_tap: std::sync::OnceLock::new(),
+                social_tap: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -298,6 +301,12 @@ impl GameHub {
     /// system messages. Set once; a full tap drops (system messages are best effort).
     pub fn set_event_tap(&self, tap: mpsc::Sender<crate::chat::SystemNote>) {
         let _ = self.inner.event_tap.set(tap);
+    }
+
+    /// Like [`GameHub::set_event_tap`], for the social side (game starts and results become
+    /// notifications and presence changes). Best effort too.
+    pub fn set_social_tap(&self, tap: mpsc::Sender<crate::chat::SystemNote>) {
+        let _ = self.inner.social_tap.set(tap);
     }
 
     /// Starts this node's background duties: lease renewal (and the node heartbeat), and

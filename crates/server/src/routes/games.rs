@@ -12,8 +12,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 use versus_protocol::{
     ActionAck, CreateGameRequest, DrawRequest, ErrorCode, EventList, FieldError, GameEvent,
-    GameList, GameSummary, GameView, KindInfo, KindList, MoveAck, MoveRequest, PlayerRef,
-    PlayerSeat, Problem, SeatChoice, SessionState, SettingInfo,
+    GameList, GameSettings, GameSummary, GameView, KindInfo, KindList, MoveAck, MoveRequest,
+    PlayerRef, PlayerSeat, Problem, SeatChoice, SessionState, SettingInfo,
 };
 use versus_store::{EventRecord, LobbyQuery, NewGame, NewSeat, NewSession, NewSessionBundle};
 
@@ -158,6 +158,70 @@ fn validate_create(req: &CreateGameRequest) -> Result<(String, Option<String>), 
     }
 }
 
+/// The rows of a new game whose first session waits with `creator` seated (per
+/// `settings.creator_seat`): what `POST /api/v1/games` stores, and what the matchmaking pass
+/// stores for each pair before the second player joins through the game's actor.
+pub(crate) fn new_game_rows(
+    kind: &str,
+    name: String,
+    description: Option<String>,
+    settings: &GameSettings,
+    creator: &PlayerRef,
+    now: i64,
+) -> Result<(NewGame, NewSessionBundle), ApiError> {
+    let game_id = Uuid::new_v4();
+    let session_id = Uuid::now_v7();
+    let seat = match settings.creator_seat {
+        SeatChoice::First => 0,
+        SeatChoice::Second => 1,
+        SeatChoice::Random => rand::rng().random_range(0..2),
+    };
+    let event = GameEvent::SeatTaken {
+        seat,
+        player: creator.clone(),
+    };
+    let payload = serde_json::to_string(&event).map_err(ApiError::internal)?;
+    let settings_json = serde_json::to_string(settings).map_err(ApiError::internal)?;
+    Ok((
+        NewGame {
+            id: game_id,
+            kind: kind.into(),
+            name,
+            description,
+            settings: settings_json,
+            visibility: settings.visibility.as_str().into(),
+            rated: settings.rated,
+            created_by: creator.id,
+            created_at_ms: now,
+        },
+        NewSessionBundle {
+            session: NewSession {
+                id: session_id,
+                game_id,
+                number: 1,
+                state: SessionState::Waiting.as_str().into(),
+                start_time_ms: None,
+                created_at_ms: now,
+            },
+            seats: vec![NewSeat {
+                session_id,
+                seat: i64::from(seat),
+                player_id: creator.id,
+                joined_at_ms: now,
+            }],
+            events: vec![EventRecord {
+                session_id,
+                seq: 1,
+                at_ms: now,
+                event_type: event.type_name().into(),
+                player_id: None,
+                client_move_id: None,
+                payload,
+            }],
+        },
+    ))
+}
+
 /// Create a game. The creator takes a seat; the session waits for the other seat.
 #[utoipa::path(post, path = "/api/v1/games", tag = "games",
     security(("bearer" = [])),
@@ -176,61 +240,16 @@ async fn create_game(
     ApiJson(req): ApiJson<CreateGameRequest>,
 ) -> Result<(StatusCode, Json<GameView>), ApiError> {
     let (name, description) = validate_create(&req)?;
-    let now = now_ms();
-    let game_id = Uuid::new_v4();
-    let session_id = Uuid::now_v7();
-    let seat = match req.settings.creator_seat {
-        SeatChoice::First => 0,
-        SeatChoice::Second => 1,
-        SeatChoice::Random => rand::rng().random_range(0..2),
-    };
-    let event = GameEvent::SeatTaken {
-        seat,
-        player: player_ref(&authed),
-    };
-    let payload = serde_json::to_string(&event).map_err(ApiError::internal)?;
-    let settings = serde_json::to_string(&req.settings).map_err(ApiError::internal)?;
-    state
-        .store
-        .create_game(
-            NewGame {
-                id: game_id,
-                kind: req.kind.clone(),
-                name,
-                description,
-                settings,
-                visibility: req.settings.visibility.as_str().into(),
-                rated: req.settings.rated,
-                created_by: authed.player.id,
-                created_at_ms: now,
-            },
-            NewSessionBundle {
-                session: NewSession {
-                    id: session_id,
-                    game_id,
-                    number: 1,
-                    state: SessionState::Waiting.as_str().into(),
-                    start_time_ms: None,
-                    created_at_ms: now,
-                },
-                seats: vec![NewSeat {
-                    session_id,
-                    seat: i64::from(seat),
-                    player_id: authed.player.id,
-                    joined_at_ms: now,
-                }],
-                events: vec![EventRecord {
-                    session_id,
-                    seq: 1,
-                    at_ms: now,
-                    event_type: event.type_name().into(),
-                    player_id: None,
-                    client_move_id: None,
-                    payload,
-                }],
-            },
-        )
-        .await?;
+    let (game, first) = new_game_rows(
+        &req.kind,
+        name,
+        description,
+        &req.settings,
+        &player_ref(&authed),
+        now_ms(),
+    )?;
+    let game_id = game.id;
+    state.store.create_game(game, first).await?;
     let view = state.games.snapshot(game_id).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }

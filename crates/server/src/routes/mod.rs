@@ -4,7 +4,9 @@
 pub mod accounts;
 pub mod chat;
 pub mod games;
+pub mod matchmaking;
 pub mod ratings;
+pub mod social;
 pub mod system;
 
 use axum::extract::FromRequest;

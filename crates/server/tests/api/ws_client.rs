@@ -567,12 +567,15 @@ pub fn reply_id(msg: &ServerMessage) -> Option<&str> {
         | ServerMessage::LeaderboardSubscribed { id, .. }
         | ServerMessage::LeaderboardUnsubscribed { id, .. }
         | ServerMessage::RatingSubscribed { id }
-        | ServerMessage::RatingUnsubscribed { id } => id.as_deref(),
+        | ServerMessage::RatingUnsubscribed { id }
+        | ServerMessage::Ticket { id, .. } => id.as_deref(),
         ServerMessage::Welcome { .. }
         | ServerMessage::Event(_)
         | ServerMessage::Chat(_)
         | ServerMessage::LeaderboardUpdate(_)
-        | ServerMessage::RatingUpdate(_) => None,
+        | ServerMessage::RatingUpdate(_)
+        | ServerMessage::Notification(_)
+        | ServerMessage::Presence(_) => None,
     }
 }
 

@@ -12,6 +12,7 @@ import { KINDS } from '../game-model.js';
 import { recentGames } from '../recent.js';
 import { toast } from '../toast.js';
 import { chatPanel } from '../chat.js';
+import { playNowPanel } from './play-now.js';
 
 /** @typedef {import('../types.js').GameSummary} GameSummary */
 /** @typedef {import('../types.js').KindInfo} KindInfo */
@@ -170,6 +171,7 @@ export function lobbyView(conn) {
   // ---- create a game ----
   const create = createForm();
   const chat = conn ? chatPanel(conn, 'lobby', { title: 'Lobby chat', id: 'lobby-chat' }) : null;
+  const playNow = playNowPanel();
 
   const el = h('div', { class: 'lobby' },
     h('div', { class: 'lobby-main' },
@@ -184,7 +186,7 @@ export function lobbyView(conn) {
       ),
       recentSection,
     ),
-    h('aside', { class: 'lobby-side' }, create, chat?.el ?? ''),
+    h('aside', { class: 'lobby-side' }, playNow.el, create, chat?.el ?? ''),
   );
   poll();
   return {
@@ -194,6 +196,7 @@ export function lobbyView(conn) {
       clearTimeout(timer);
       document.removeEventListener('visibilitychange', onVisible);
       chat?.destroy();
+      playNow.destroy();
     },
   };
 }

@@ -1,0 +1,474 @@
+//! Social (issue 9): notifications and presence, live over the bus.
+//!
+//! **Inbox.** Every player has one bus subject, `versus.inbox.<player_id>`, carrying
+//! ready-to-send `ServerMessage`s for them (`notification`, `presence`). A node subscribes to
+//! it while it holds at least one WebSocket of the player and delivers each message to those
+//! connections' bounded outboxes (a full one is kicked, 4008). Notifications are stored first
+//! (`notifications` table), so a player who was offline reads them later over REST.
+//!
+//! **Presence across nodes.** A player is online while any node holds a WebSocket of theirs.
+//! Each node counts its connections per player and writes the count to
+//! `presence_connections (player, node, connections, expires_at)`; it refreshes the expiry of
+//! all its rows every `presence_refresh_ms` (expiry = 3 refreshes), so a dead node's rows
+//! expire and any node's sweep deletes them and announces those players offline. A change
+//! (a connection opened or closed, a game of theirs started or ended) only marks the player
+//! dirty; every `presence_coalesce_ms` the node writes its counts for the dirty players,
+//! reads each one's cluster-wide presence (online anywhere? seated in a game in progress?)
+//! and, only when it differs from what this node last announced, publishes a `presence`
+//! message to each friend's inbox — so a connection that flaps within the window sends
+//! nothing. Going offline records `last_seen` in the database.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use versus_protocol::{
+    GameEvent, Notification, NotificationKind, PlayerRef, Presence, PresenceStatus, PresenceUpdate,
+    ServerMessage, close_code,
+};
+use versus_store::{DynStore, NewNotification, NotificationRecord};
+
+use crate::bus::Bus;
+use crate::games::Wire;
+use crate::ratings::Watcher;
+use crate::{now_ms, time_from_ms};
+
+/// Knobs of the social features (from the configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct SocialConfig {
+    /// How long an invite stays valid.
+    pub invite_ttl: Duration,
+    /// Presence changes are coalesced over this window.
+    pub presence_coalesce: Duration,
+    /// How often a node refreshes its presence rows (they expire after three).
+    pub presence_refresh: Duration,
+}
+
+/// The subject of a player's inbox.
+pub fn inbox_subject(player_id: Uuid) -> String {
+    format!("versus.inbox.{player_id}")
+}
+
+/// Game events the social side turns into notifications and presence.
+const TAP_QUEUE: usize = 4096;
+
+/// This node's social service. Cheap to clone.
+#[derive(Clone)]
+pub struct Social {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Social {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Social")
+    }
+}
+
+struct Local {
+    watchers: Vec<Watcher>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Inner {
+    store: DynStore,
+    bus: Bus,
+    node: String,
+    config: SocialConfig,
+    local: Mutex<HashMap<Uuid, Local>>,
+    dirty: Mutex<HashSet<Uuid>>,
+    /// What this node last announced per player.
+    announced: Mutex<HashMap<Uuid, Presence>>,
+    tap: mpsc::Sender<crate::chat::SystemNote>,
+}
+
+impl Social {
+    /// Starts the service and its presence task (stops with `shutdown`).
+    pub fn start(
+        store: DynStore,
+        bus: Bus,
+        node: String,
+        config: SocialConfig,
+        shutdown: CancellationToken,
+    ) -> Social {
+        let (tap, tap_rx) = mpsc::channel(TAP_QUEUE);
+        let social = Social {
+            inner: Arc::new(Inner {
+                store,
+                bus,
+                node,
+                config,
+                local: Mutex::new(HashMap::new()),
+                dirty: Mutex::new(HashSet::new()),
+                announced: Mutex::new(HashMap::new()),
+                tap,
+            }),
+        };
+        tokio::spawn(presence_task(social.clone(), shutdown));
+        tokio::spawn(tap_task(social.clone(), tap_rx));
+        social
+    }
+
+    pub fn config(&self) -> &SocialConfig {
+        &self.inner.config
+    }
+
+    /// Where the game actors hand their committed events (game starts and results).
+    pub fn game_tap(&self) -> mpsc::Sender<crate::chat::SystemNote> {
+        self.inner.tap.clone()
+    }
+
+    /// A WebSocket of `player` is open on this node: deliver their inbox to it.
+    pub fn connect(&self, player: Uuid, watcher: Watcher) {
+        let first = {
+            let mut local = self.inner.local.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = local.entry(player).or_insert_with(|| Local {
+                watchers: Vec::new(),
+                task: tokio::spawn(inbox_task(self.clone(), player)),
+            });
+            entry.watchers.retain(|w| w.conn_id != watcher.conn_id);
+            entry.watchers.push(watcher);
+            entry.watchers.len() == 1
+        };
+        if first {
+            // Online in the database at once (`GET /api/v1/friends` shows it); the
+            // announcement waits for the coalescing window, and the flush writes the count
+            // again, so a race with a quick disconnect corrects itself.
+            let social = self.clone();
+            tokio::spawn(async move {
+                let expiry = social.expiry();
+                if let Err(e) = social
+                    .inner
+                    .store
+                    .set_node_presence(player, &social.inner.node, 1, expiry)
+                    .await
+                {
+                    tracing::warn!(%player, error = %e, "cannot record presence");
+                }
+            });
+        }
+        self.mark(player);
+    }
+
+    /// The WebSocket `conn_id` of `player` closed.
+    pub fn disconnect(&self, player: Uuid, conn_id: u64) {
+        {
+            let mut local = self.inner.local.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(entry) = local.get_mut(&player) {
+                entry.watchers.retain(|w| w.conn_id != conn_id);
+                if entry.watchers.is_empty() {
+                    local.remove(&player);
+                }
+            }
+        }
+        self.mark(player);
+    }
+
+    fn mark(&self, player: Uuid) {
+        self.inner
+            .dirty
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(player);
+    }
+
+    fn local_count(&self, player: Uuid) -> i64 {
+        self.inner
+            .local
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&player)
+            .map_or(0, |l| l.watchers.len() as i64)
+    }
+
+    fn deliver_local(&self, player: Uuid, wire: &Wire) {
+        let watchers = self
+            .inner
+            .local
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&player)
+            .map(|l| l.watchers.clone())
+            .unwrap_or_default();
+        for w in watchers {
+            if w.outbox.try_send(wire.clone()).is_err() {
+                w.kick.kick(close_code::SLOW_CONSUMER);
+            }
+        }
+    }
+
+    /// Publishes a ready-to-send message to `player`'s inbox (every node holding one of their
+    /// connections delivers it).
+    pub async fn send_to(&self, player: Uuid, msg: &ServerMessage) {
+        let Ok(json) = serde_json::to_string(msg) else {
+            return;
+        };
+        if let Err(e) = self
+            .inner
+            .bus
+            .publish(inbox_subject(player), Bytes::from(json))
+            .await
+        {
+            tracing::warn!(%player, error = %e, "cannot publish to an inbox");
+        }
+    }
+
+    /// Stores a notification for `player` and delivers it live.
+    pub async fn notify(
+        &self,
+        player: Uuid,
+        kind: NotificationKind,
+        data: serde_json::Value,
+    ) -> Result<Notification, versus_store::StoreError> {
+        let kind_str = serde_json::to_value(kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let record = self
+            .inner
+            .store
+            .create_notification(NewNotification {
+                id: Uuid::now_v7(),
+                player_id: player,
+                kind: kind_str,
+                payload: data.to_string(),
+                created_at_ms: now_ms(),
+            })
+            .await?;
+        let n = notification(&record);
+        self.send_to(player, &ServerMessage::Notification(n.clone()))
+            .await;
+        Ok(n)
+    }
+
+    /// `player`'s presence across the cluster, now.
+    pub async fn presence_of(&self, player: Uuid) -> Result<Presence, versus_store::StoreError> {
+        let store = &self.inner.store;
+        let now = now_ms();
+        if store.is_online(player, now).await? {
+            Ok(match store.playing(player).await? {
+                Some(game_id) => Presence {
+                    status: PresenceStatus::InGame,
+                    game_id: Some(game_id),
+                    last_seen: None,
+                },
+                None => Presence {
+                    status: PresenceStatus::Online,
+                    game_id: None,
+                    last_seen: None,
+                },
+            })
+        } else {
+            Ok(Presence {
+                status: PresenceStatus::Offline,
+                game_id: None,
+                last_seen: store.last_seen(player).await?.map(time_from_ms),
+            })
+        }
+    }
+
+    /// Sends `to` the current presence of `about` (a new friend's, at once).
+    pub async fn tell_presence(&self, about: Uuid, to: Uuid) {
+        let (Ok(presence), Ok(Some(record))) = (
+            self.presence_of(about).await,
+            self.inner.store.player_by_id(about).await,
+        ) else {
+            return;
+        };
+        let msg = ServerMessage::Presence(PresenceUpdate {
+            player: PlayerRef {
+                id: about,
+                username: record.username,
+            },
+            presence,
+        });
+        self.send_to(to, &msg).await;
+    }
+
+    fn expiry(&self) -> i64 {
+        now_ms() + 3 * self.inner.config.presence_refresh.as_millis() as i64
+    }
+
+    /// Writes this node's counts for the dirty players and announces what changed.
+    async fn flush(&self, expired: Vec<Uuid>) {
+        let dirty: Vec<Uuid> = self
+            .inner
+            .dirty
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        let store = &self.inner.store;
+        for player in &dirty {
+            let n = self.local_count(*player);
+            if let Err(e) = store
+                .set_node_presence(*player, &self.inner.node, n, self.expiry())
+                .await
+            {
+                tracing::warn!(%player, error = %e, "cannot record presence");
+            }
+        }
+        let expired: HashSet<Uuid> = expired.into_iter().collect();
+        for player in dirty.iter().chain(expired.iter()) {
+            if let Err(e) = self.announce(*player, expired.contains(player)).await {
+                tracing::warn!(%player, error = %e, "cannot announce presence");
+            }
+        }
+    }
+
+    async fn announce(&self, player: Uuid, expired: bool) -> Result<(), versus_store::StoreError> {
+        let store = &self.inner.store;
+        let mut presence = self.presence_of(player).await?;
+        let before = self
+            .inner
+            .announced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&player)
+            .cloned();
+        let offline = presence.status == PresenceStatus::Offline;
+        if offline {
+            // This node never announced them (a connection that came and went within one
+            // window): nothing to say, unless a dead node's rows expired.
+            if before.is_none() && !expired {
+                return Ok(());
+            }
+            if before
+                .as_ref()
+                .is_some_and(|b| b.status == PresenceStatus::Offline)
+            {
+                return Ok(());
+            }
+            let now = now_ms();
+            store.set_last_seen(player, now).await?;
+            presence.last_seen = Some(time_from_ms(now));
+        } else if before.as_ref() == Some(&presence) {
+            return Ok(());
+        }
+        {
+            let mut announced = self
+                .inner
+                .announced
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if offline {
+                announced.remove(&player);
+            } else {
+                announced.insert(player, presence.clone());
+            }
+        }
+        let Some(record) = store.player_by_id(player).await? else {
+            return Ok(());
+        };
+        let msg = ServerMessage::Presence(PresenceUpdate {
+            player: PlayerRef {
+                id: player,
+                username: record.username,
+            },
+            presence,
+        });
+        for friend in store.friend_ids(player).await? {
+            self.send_to(friend, &msg).await;
+        }
+        Ok(())
+    }
+}
+
+/// A stored notification on the wire.
+pub fn notification(r: &NotificationRecord) -> Notification {
+    Notification {
+        id: r.id,
+        kind: serde_json::from_value(serde_json::Value::String(r.kind.clone()))
+            .unwrap_or(NotificationKind::GameStarted),
+        data: serde_json::from_str(&r.payload).unwrap_or(serde_json::Value::Null),
+        created_at: time_from_ms(r.created_at_ms),
+        read: r.read_at_ms.is_some(),
+    }
+}
+
+/// Forwards a player's inbox to this node's connections of theirs.
+async fn inbox_task(social: Social, player: Uuid) {
+    let mut sub = match social.inner.bus.subscribe(inbox_subject(player)).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(%player, error = %e, "cannot follow an inbox");
+            return;
+        }
+    };
+    while let Some(msg) = sub.next().await {
+        let Ok(text) = String::from_utf8(msg.payload.to_vec()) else {
+            continue;
+        };
+        social.deliver_local(player, &Wire::from(text));
+    }
+}
+
+/// Coalesces presence changes, refreshes this node's rows and sweeps dead nodes' rows.
+async fn presence_task(social: Social, shutdown: CancellationToken) {
+    let config = social.inner.config;
+    let mut flush = tokio::time::interval(config.presence_coalesce);
+    let mut refresh = tokio::time::interval(config.presence_refresh);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let store = social.inner.store.clone();
+    let node = social.inner.node.clone();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = flush.tick() => social.flush(Vec::new()).await,
+            _ = refresh.tick() => {
+                if let Err(e) = store.refresh_node_presence(&node, social.expiry()).await {
+                    tracing::warn!(error = %e, "cannot refresh presence");
+                }
+                match store.expire_presence(now_ms()).await {
+                    Ok(expired) if !expired.is_empty() => social.flush(expired).await,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot expire presence"),
+                }
+            }
+        }
+    }
+    // A clean stop: this node's players are gone from here at once.
+    match store.clear_node_presence(&node).await {
+        Ok(players) => {
+            for p in players {
+                let _ = social.announce(p, true).await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot clear presence"),
+    }
+}
+
+/// Turns committed game events into notifications (start, result) and presence changes.
+async fn tap_task(social: Social, mut rx: mpsc::Receiver<crate::chat::SystemNote>) {
+    while let Some(note) = rx.recv().await {
+        let seated: Vec<Uuid> = note.seats.iter().flatten().map(|p| p.id).collect();
+        let (kind, data) = match &note.event {
+            GameEvent::Started { .. } => (
+                NotificationKind::GameStarted,
+                serde_json::json!({ "game_id": note.game_id }),
+            ),
+            GameEvent::Ended { result, .. } => (
+                NotificationKind::GameResult,
+                serde_json::json!({ "game_id": note.game_id, "result": result }),
+            ),
+            _ => continue,
+        };
+        for p in seated {
+            social.mark(p);
+            if let Err(e) = social.notify(p, kind, data.clone()).await {
+                tracing::warn!(player = %p, error = %e, "cannot store a notification");
+            }
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! Social (issue 9): friend requests and friends with presence, invites to a player and by
+//! link, notifications stored and delivered live, and blocking — on SQLite and PostgreSQL.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+use versus_protocol::{
+    FriendList, InviteAccepted, InviteLink, InviteList, NotificationKind, NotificationPage,
+    PresenceStatus, ServerMessage, SessionState,
+};
+
+use crate::games::{Player, create, game, player};
+use crate::helpers::{TestApp, assert_problem, json_body};
+use crate::ws_client::WsClient;
+
+async fn post(app: &TestApp, p: &Player, path: &str, body: Value) -> reqwest::Response {
+    app.authed_post_json(path, &p.token, &body).await
+}
+
+async fn delete(app: &TestApp, p: &Player, path: &str) -> reqwest::Response {
+    app.http
+        .delete(app.url(path))
+        .bearer_auth(&p.token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get<T: serde::de::DeserializeOwned>(app: &TestApp, p: &Player, path: &str) -> T {
+    let resp = app.authed_get(path, &p.token).await;
+    assert_eq!(resp.status(), StatusCode::OK, "GET {path}");
+    serde_json::from_value(json_body(resp).await).unwrap()
+}
+
+async fn befriend(app: &TestApp, a: &Player, b: &Player) {
+    let resp = post(
+        app,
+        a,
+        "/api/v1/friends/requests",
+        json!({ "username": b.username }),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = app
+        .authed_post(
+            &format!("/api/v1/friends/requests/{}/accept", a.username),
+            &b.token,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+}
+
+async fn waiting_game(app: &TestApp, creator: &Player, visibility: &str) -> Uuid {
+    create(
+        app,
+        creator,
+        "tictactoe",
+        json!({ "visibility": visibility }),
+    )
+    .await
+    .id
+}
+
+async fn notifications(app: &TestApp, p: &Player) -> NotificationPage {
+    get(app, p, "/api/v1/notifications").await
+}
+
+both_backends! {
+    async fn friend_requests_are_sent_accepted_declined_cancelled_and_removed(app: TestApp) {
+        let alice = player(&app, "alice").await;
+        let bob = player(&app, "bob").await;
+        let carol = player(&app, "carol").await;
+
+        let resp = post(&app, &alice, "/api/v1/friends/requests", json!({ "username": "bob" })).await;
+        assert_eq!(json_body(resp).await["status"], "sent");
+        let bobs: FriendList = get(&app, &bob, "/api/v1/friends").await;
+        assert_eq!(bobs.incoming.len(), 1);
+        assert_eq!(bobs.incoming[0].from.username, "alice");
+        let alices: FriendList = get(&app, &alice, "/api/v1/friends").await;
+        assert_eq!(alices.outgoing[0].to.username, "bob");
+        // Bob was told.
+        let n = notifications(&app, &bob).await;
+        assert_eq!(n.unread, 1);
+        assert_eq!(n.notifications[0].kind, NotificationKind::FriendRequest);
+        assert_eq!(n.notifications[0].data["from"]["username"], "alice");
+
+        // Only the addressee accepts.
+        let resp = app.authed_post("/api/v1/friends/requests/bob/accept", &alice.token).await;
+        assert_problem(resp, 404, "not_found").await;
+        let resp = app.authed_post("/api/v1/friends/requests/alice/accept", &bob.token).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        let alices: FriendList = get(&app, &alice, "/api/v1/friends").await;
+        assert_eq!(alices.friends.len(), 1);
+        assert_eq!(alices.friends[0].player.username, "bob");
+        assert_eq!(alices.friends[0].presence.status, PresenceStatus::Offline);
+        assert!(alices.outgoing.is_empty());
+        assert_eq!(notifications(&app, &alice).await.notifications[0].kind, NotificationKind::FriendAccepted);
+        let resp = post(&app, &bob, "/api/v1/friends/requests", json!({ "username": "alice" })).await;
+        assert_eq!(json_body(resp).await["status"], "friends");
+
+        // Decline and cancel.
+        post(&app, &carol, "/api/v1/friends/requests", json!({ "username": "alice" })).await;
+        let resp = app.authed_post("/api/v1/friends/requests/carol/decline", &alice.token).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        let resp = app.authed_post("/api/v1/friends/requests/carol/decline", &alice.token).await;
+        assert_problem(resp, 404, "not_found").await;
+        post(&app, &carol, "/api/v1/friends/requests", json!({ "username": "alice" })).await;
+        assert_eq!(delete(&app, &carol, "/api/v1/friends/requests/alice").await.status(), StatusCode::NO_CONTENT);
+        let alices: FriendList = get(&app, &alice, "/api/v1/friends").await;
+        assert!(alices.incoming.is_empty());
+
+        // Errors.
+        let resp = post(&app, &alice, "/api/v1/friends/requests", json!({ "username": "nobody" })).await;
+        assert_problem(resp, 404, "not_found").await;
+        let resp = post(&app, &alice, "/api/v1/friends/requests", json!({ "username": "alice" })).await;
+        assert_problem(resp, 422, "validation_failed").await;
+        let resp = app.get("/api/v1/friends").await;
+        assert_problem(resp, 401, "unauthorized").await;
+
+        // Removing.
+        assert_eq!(delete(&app, &bob, "/api/v1/friends/alice").await.status(), StatusCode::NO_CONTENT);
+        assert_problem(delete(&app, &bob, "/api/v1/friends/alice").await, 404, "not_found").await;
+        let alices: FriendList = get(&app, &alice, "/api/v1/friends").await;
+        assert!(alices.friends.is_empty());
+    }
+
+    async fn blocking_refuses_friend_requests_and_invites_and_hides_them(app: TestApp) {
+        let alice = player(&app, "alice").await;
+        let bob = player(&app, "bob").await;
+        let game_id = waiting_game(&app, &alice, "private").await;
+        // Bob had a pending invite from alice; then he blocks her.
+        let resp = post(&app, &alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": "bob" })).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let invite_id = json_body(resp).await["id"].as_str().unwrap().to_string();
+        let resp = app.http.put(app.url("/api/v1/me/blocks/alice")).bearer_auth(&bob.token).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        let bobs: InviteList = get(&app, &bob, "/api/v1/invites").await;
+        assert!(bobs.received.is_empty(), "hidden");
+        let resp = app.authed_post(&format!("/api/v1/invites/{invite_id}/accept"), &bob.token).await;
+        assert_problem(resp, 404, "not_found").await;
+        // New invites and friend requests either way are refused.
+        let resp = post(&app, &alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": "bob" })).await;
+        assert_problem(resp, 403, "forbidden").await;
+        let resp = post(&app, &alice, "/api/v1/friends/requests", json!({ "username": "bob" })).await;
+        assert_problem(resp, 403, "forbidden").await;
+        let resp = post(&app, &bob, "/api/v1/friends/requests", json!({ "username": "alice" })).await;
+        assert_problem(resp, 403, "forbidden").await;
+        // And links.
+        let resp = app.authed_post(&format!("/api/v1/games/{game_id}/invite-links"), &alice.token).await;
+        let link: InviteLink = serde_json::from_value(json_body(resp).await).unwrap();
+        let resp = app.authed_post(&format!("/api/v1/invite-links/{}/accept", link.code), &bob.token).await;
+        assert_problem(resp, 403, "forbidden").await;
+    }
+
+    async fn an_accepted_invite_seats_the_friend_and_starts_the_game(app: TestApp) {
+        let alice = player(&app, "alice").await;
+        let bob = player(&app, "bob").await;
+        let carol = player(&app, "carol").await;
+        befriend(&app, &alice, &bob).await;
+        let mut bob_ws = WsClient::connect(&app, &bob.token).await;
+        let game_id = waiting_game(&app, &alice, "private").await;
+
+        // Only the creator invites, only to a waiting game.
+        let resp = post(&app, &carol, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": "bob" })).await;
+        assert_problem(resp, 403, "forbidden").await;
+        let resp = post(&app, &alice, &format!("/api/v1/games/{}/invites", Uuid::now_v7()), json!({ "username": "bob" })).await;
+        assert_problem(resp, 404, "not_found").await;
+
+        let resp = post(&app, &alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": "bob" })).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let invite: Value = json_body(resp).await;
+        assert_eq!(invite["state"], "pending");
+        assert_eq!(invite["to"]["username"], "bob");
+        // Bob hears of it live, with the invite inside.
+        let live = bob_ws
+            .recv_until(|m| matches!(m, ServerMessage::Notification(n) if n.kind == NotificationKind::Invite))
+            .await;
+        let ServerMessage::Notification(n) = live else { unreachable!() };
+        assert_eq!(n.data["invite"]["id"], invite["id"]);
+        assert_eq!(n.data["kind"], "tictactoe");
+        let bobs: InviteList = get(&app, &bob, "/api/v1/invites").await;
+        assert_eq!(bobs.received.len(), 1);
+        let alices: InviteList = get(&app, &alice, "/api/v1/invites").await;
+        assert_eq!(alices.sent.len(), 1);
+
+        // Carol cannot use bob's invite.
+        let id = invite["id"].as_str().unwrap();
+        let resp = app.authed_post(&format!("/api/v1/invites/{id}/accept"), &carol.token).await;
+        assert_problem(resp, 404, "not_found").await;
+        let resp = app.authed_post(&format!("/api/v1/invites/{id}/accept"), &bob.token).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let accepted: InviteAccepted = serde_json::from_value(json_body(resp).await).unwrap();
+        assert_eq!(accepted.game_id, game_id);
+        let view = game(&app, game_id).await;
+        assert_eq!(view.state, SessionState::InProgress);
+        // Answered once.
+        let resp = app.authed_post(&format!("/api/v1/invites/{id}/decline"), &bob.token).await;
+        assert_problem(resp, 409, "invalid_state").await;
+        // The game start is a notification too, and bob is in a game for alice.
+        let started = bob_ws
+            .recv_until(|m| matches!(m, ServerMessage::Notification(n) if n.kind == NotificationKind::GameStarted))
+            .await;
+        let ServerMessage::Notification(n) = started else { unreachable!() };
+        assert_eq!(n.data["game_id"], json!(game_id));
+        let alices: FriendList = get(&app, &alice, "/api/v1/friends").await;
+        assert_eq!(alices.friends[0].presence.status, PresenceStatus::InGame);
+        assert_eq!(alices.friends[0].presence.game_id, Some(game_id));
+        // Inviting to a started game is refused.
+        let resp = post(&app, &alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": "carol" })).await;
+        assert_problem(resp, 409, "invalid_state").await;
+    }
+
+    async fn invites_are_declined_cancelled_and_links_revoked(app: TestApp) {
+        let alice = player(&app, "alice").await;
+        let bob = player(&app, "bob").await;
+        let carol = player(&app, "carol").await;
+        let game_id = waiting_game(&app, &alice, "private").await;
+        let invite = |to: &'static str| {
+            let app = &app;
+            let alice = &alice;
+            async move {
+                let resp = post(app, alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": to })).await;
+                assert_eq!(resp.status(), StatusCode::CREATED);
+                json_body(resp).await["id"].as_str().unwrap().to_string()
+            }
+        };
+        let first = invite("bob").await;
+        let resp = app.authed_post(&format!("/api/v1/invites/{first}/decline"), &bob.token).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        let second = invite("bob").await;
+        assert_problem(delete(&app, &bob, &format!("/api/v1/invites/{second}")).await, 404, "not_found").await;
+        assert_eq!(delete(&app, &alice, &format!("/api/v1/invites/{second}")).await.status(), StatusCode::NO_CONTENT);
+        let resp = app.authed_post(&format!("/api/v1/invites/{second}/accept"), &bob.token).await;
+        assert_problem(resp, 409, "invalid_state").await;
+        let resp = app.authed_post("/api/v1/invites/not-a-uuid/accept", &bob.token).await;
+        assert_problem(resp, 400, "malformed_request").await;
+
+        // A link: a long random code, stored only hashed; revocable.
+        let resp = app.authed_post(&format!("/api/v1/games/{game_id}/invite-links"), &alice.token).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let link: InviteLink = serde_json::from_value(json_body(resp).await).unwrap();
+        assert!(link.code.len() >= 43, "256 bits in base64url");
+        assert!(link.invite.link);
+        assert_eq!(link.path, format!("/invite/{}", link.code));
+        let resp = app.authed_post("/api/v1/invite-links/guess/accept", &carol.token).await;
+        assert_problem(resp, 404, "not_found").await;
+        assert_eq!(delete(&app, &alice, &format!("/api/v1/invites/{}", link.invite.id)).await.status(), StatusCode::NO_CONTENT);
+        let resp = app.authed_post(&format!("/api/v1/invite-links/{}/accept", link.code), &carol.token).await;
+        assert_problem(resp, 409, "invalid_state").await;
+
+        // A fresh link seats carol and starts the game.
+        let resp = app.authed_post(&format!("/api/v1/games/{game_id}/invite-links"), &alice.token).await;
+        let link: InviteLink = serde_json::from_value(json_body(resp).await).unwrap();
+        let resp = app.authed_post(&format!("/api/v1/invite-links/{}/accept", link.code), &carol.token).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(game(&app, game_id).await.state, SessionState::InProgress);
+        let resp = app.authed_post(&format!("/api/v1/invite-links/{}/accept", link.code), &bob.token).await;
+        assert_eq!(resp.status(), StatusCode::CONFLICT, "the seats are taken");
+        // Offline bob finds his invites in his notifications.
+        let n = notifications(&app, &bob).await;
+        assert_eq!(n.notifications.iter().filter(|n| n.kind == NotificationKind::Invite).count(), 2);
+    }
+
+    async fn notifications_are_paged_and_marked_read(app: TestApp) {
+        let alice = player(&app, "alice").await;
+        for name in ["bee1", "bee2", "bee3"] {
+            let p = player(&app, name).await;
+            post(&app, &p, "/api/v1/friends/requests", json!({ "username": "alice" })).await;
+        }
+        let page = notifications(&app, &alice).await;
+        assert_eq!((page.notifications.len(), page.unread), (3, 3));
+        assert_eq!(page.notifications[0].data["from"]["username"], "bee3", "newest first");
+        let older: NotificationPage = get(&app, &alice, &format!("/api/v1/notifications?before={}&limit=1", page.notifications[0].id)).await;
+        assert_eq!(older.notifications.len(), 1);
+        assert_eq!(older.notifications[0].data["from"]["username"], "bee2");
+        let resp = post(&app, &alice, "/api/v1/notifications/read", json!({ "ids": [page.notifications[0].id] })).await;
+        assert_eq!(json_body(resp).await["marked"], 1);
+        let unread: NotificationPage = get(&app, &alice, "/api/v1/notifications?unread=true").await;
+        assert_eq!((unread.notifications.len(), unread.unread), (2, 2));
+        let resp = post(&app, &alice, "/api/v1/notifications/read", json!({})).await;
+        assert_eq!(json_body(resp).await["marked"], 2);
+        assert_eq!(notifications(&app, &alice).await.unread, 0);
+        let resp = app.authed_get("/api/v1/notifications?limit=x", &alice.token).await;
+        assert_problem(resp, 400, "malformed_request").await;
+    }
+}
+
+/// Presence, with short coalescing and refresh windows.
+mod presence {
+    use super::*;
+
+    both_backends! {
+        settings = &[("presence_coalesce_ms", "50"), ("presence_refresh_ms", "100")];
+
+        async fn friends_see_each_other_come_online_play_and_go_offline(app: TestApp) {
+            let alice = player(&app, "alice").await;
+            let bob = player(&app, "bob").await;
+            befriend(&app, &alice, &bob).await;
+            let mut alice_ws = WsClient::connect(&app, &alice.token).await;
+            let bob_ws = WsClient::connect(&app, &bob.token).await;
+            let presence = |status: PresenceStatus| {
+                move |m: &ServerMessage| matches!(m, ServerMessage::Presence(p) if p.player.username == "bob" && p.presence.status == status)
+            };
+            alice_ws.recv_until(presence(PresenceStatus::Online)).await;
+            let alices: FriendList = get(&app, &alice, "/api/v1/friends").await;
+            assert_eq!(alices.friends[0].presence.status, PresenceStatus::Online);
+
+            // Bob starts a game (with carol): in_game, with the game.
+            let carol = player(&app, "carol").await;
+            let game_id = waiting_game(&app, &bob, "public").await;
+            let resp = app.authed_post(&format!("/api/v1/games/{game_id}/join"), &carol.token).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+            let m = alice_ws.recv_until(presence(PresenceStatus::InGame)).await;
+            let ServerMessage::Presence(p) = m else { unreachable!() };
+            assert_eq!(p.presence.game_id, Some(game_id));
+            // He resigns: online again.
+            let resp = app.authed_post(&format!("/api/v1/games/{game_id}/resign"), &bob.token).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+            alice_ws.recv_until(presence(PresenceStatus::Online)).await;
+
+            // A flapping second connection sends nothing; closing the last one: offline, last seen.
+            for _ in 0..5 {
+                drop(WsClient::connect(&app, &bob.token).await);
+            }
+            drop(bob_ws);
+            let m = alice_ws.recv_until(|m| matches!(m, ServerMessage::Presence(_))).await;
+            let ServerMessage::Presence(p) = m else { unreachable!() };
+            assert_eq!(p.presence.status, PresenceStatus::Offline, "no online blips from the flapping");
+            assert!(p.presence.last_seen.is_some());
+            let alices: FriendList = get(&app, &alice, "/api/v1/friends").await;
+            assert_eq!(alices.friends[0].presence.status, PresenceStatus::Offline);
+            assert!(alices.friends[0].presence.last_seen.is_some());
+        }
+    }
+}
