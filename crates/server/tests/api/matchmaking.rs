@@ -143,15 +143,30 @@ both_backends! {
         for (i, t) in tickets.iter().enumerate() {
             assert_eq!(t["rating"].as_f64().unwrap(), ratings[i], "the ticket carries the rating");
         }
-        // Past the cap (about 0.6 s) and a few passes more.
-        tokio::time::sleep(Duration::from_millis(2500)).await;
-        let finals: Vec<Value> = join_all(
-            players
-                .iter()
-                .zip(&tickets)
-                .map(|((token, _), t)| get_ticket(&app, token, t["id"].as_str().unwrap())),
-        )
-        .await;
+        // Past the cap (about 0.6 s) and a few passes more: poll until the pool has settled
+        // (every compatible pair made), with a deadline, instead of guessing a fixed wait —
+        // under load a pass and its game creations can take a while.
+        let blocked_pair = |a: usize, b: usize| (a, b) == (4, 5) || (a, b) == (5, 4);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let finals: Vec<Value> = loop {
+            let finals: Vec<Value> = join_all(
+                players
+                    .iter()
+                    .zip(&tickets)
+                    .map(|((token, _), t)| get_ticket(&app, token, t["id"].as_str().unwrap())),
+            )
+            .await;
+            let still: Vec<usize> =
+                (0..finals.len()).filter(|i| finals[*i]["state"] == "waiting").collect();
+            let settled = still.iter().enumerate().all(|(x, &a)| {
+                still[x + 1..].iter().all(|&b| (ratings[a] - ratings[b]).abs() > MAX || blocked_pair(a, b))
+            });
+            if settled || tokio::time::Instant::now() >= deadline {
+                break finals;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
 
         let by_player: HashMap<&str, usize> = players
             .iter()
@@ -190,11 +205,19 @@ both_backends! {
                 );
             }
         }
-        // The games exist, with both players seated and the session started.
+        // The games exist, with both players seated and the session started (the second seat
+        // is taken just after the pairing commits, so allow it a moment).
         for (game, seats) in games.iter().take(10) {
-            let resp = app.get(&format!("/api/v1/games/{game}")).await;
-            assert_eq!(resp.status(), 200);
-            let view = json_body(resp).await;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            let view = loop {
+                let resp = app.get(&format!("/api/v1/games/{game}")).await;
+                assert_eq!(resp.status(), 200);
+                let view = json_body(resp).await;
+                if view["state"] == "in_progress" || tokio::time::Instant::now() >= deadline {
+                    break view;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
             let seated: HashSet<&str> = view["participants"]
                 .as_array()
                 .unwrap()
