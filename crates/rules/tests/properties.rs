@@ -17,7 +17,12 @@ fn uci_of(mv: &Value) -> Option<&str> {
 fn is_listed(kind: &str, legal: &[Value], candidate: &Value) -> bool {
     match kind {
         "chess" => legal.iter().any(|m| uci_of(m) == uci_of(candidate)),
-        _ => legal.contains(candidate),
+        // Unknown extra fields are ignored by the rules, so a candidate names a listed move
+        // when it agrees with one on every field of that move.
+        _ => legal.iter().any(|m| {
+            m.as_object()
+                .is_some_and(|fields| fields.iter().all(|(k, v)| candidate.get(k) == Some(v)))
+        }),
     }
 }
 
