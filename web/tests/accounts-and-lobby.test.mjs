@@ -153,7 +153,11 @@ test('the lobby lists new games without a reload, joins with one click, and crea
   await alice.page.locator('.game-meta', { hasText: 'Chess · 2 + 1 · Rated · Private' }).waitFor();
   await alice.page.locator('.game-desc', { hasText: 'Friends only, no takebacks.' }).waitFor();
   await alice.page.locator('#player-bottom', { hasText: 'Black' }).waitFor();
-  const view = await (await fetch(`${server.url}/api/v1/games/${privateId}`)).json();
+  // A private game is seen only by its insiders: the creator (with her token), not anyone
+  // who merely holds the id.
+  const aliceToken = await alice.page.evaluate(() => JSON.parse(localStorage.getItem('versus.session') ?? '{}').token);
+  assert.equal((await fetch(`${server.url}/api/v1/games/${privateId}`)).status, 404);
+  const view = await (await fetch(`${server.url}/api/v1/games/${privateId}`, { headers: { authorization: `Bearer ${aliceToken}` } })).json();
   assert.deepEqual(view.settings, {
     time_control: { initial_seconds: 120, increment_seconds: 1 },
     rated: true,

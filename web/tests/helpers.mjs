@@ -205,7 +205,7 @@ export async function signUp(page, name) {
 /**
  * Creates a game through the lobby form; returns its id (from the URL).
  * @param {Page} page
- * @param {{ kind: 'chess' | 'connect4' | 'tictactoe', name: string, timeControl?: string, seat?: 'first' | 'second' | 'random', visibility?: 'public' | 'private', rated?: boolean, description?: string }} o
+ * @param {{ kind: 'chess' | 'connect4' | 'tictactoe' | 'lightcycles', name: string, timeControl?: string, seat?: 'first' | 'second' | 'random', visibility?: 'public' | 'private', rated?: boolean, description?: string }} o
  */
 export async function createGame(page, o) {
   const form = page.locator('#create-form');

@@ -21,6 +21,7 @@ export type ClientMessage =
   | AbortMessage
   | ClaimVictoryMessage
   | RematchMessage
+  | InputMessage
   | PingMessage
   | ChatSubscribeMessage
   | ChatUnsubscribeMessage
@@ -41,6 +42,13 @@ export type ClientMessage =
  */
 export type DrawAction = 'offer' | 'accept' | 'decline';
 /**
+ * A direction of travel. `up` decreases `y`.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Direction".
+ */
+export type Direction = 'up' | 'down' | 'left' | 'right';
+/**
  * Messages the server sends.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -51,8 +59,10 @@ export type ServerMessage =
   | SubscribedMessage
   | UnsubscribedMessage
   | EventMessage
+  | TicksMessage
   | MoveAckMessage
   | ActionAckMessage
+  | InputAcceptedMessage
   | ErrorMessage
   | PongMessage
   | ChatSubscribedMessage
@@ -113,6 +123,7 @@ export type EventMessage = EventEnvelope & {
 export type GameEvent =
   | SeatTakenEvent
   | StartedEvent
+  | TicksEvent
   | MovedEvent
   | DrawOfferedEvent
   | DrawDeclinedEvent
@@ -162,7 +173,10 @@ export type ErrorCode =
   | 'chat_too_long'
   | 'chat_rate_limited'
   | 'muted'
-  | 'guests_not_allowed';
+  | 'guests_not_allowed'
+  | 'limit_reached'
+  | 'reversal'
+  | 'eliminated';
 /**
  * What a chat entry is.
  *
@@ -339,6 +353,21 @@ export interface RematchMessage {
   type: 'rematch';
 }
 /**
+ * Real-time kinds: steer your cycle. Counts in the next tick the server runs (a late
+ * input counts in the tick after); the last accepted input of a tick wins. Reply:
+ * `input_accepted` (naming that tick; not yet durable: the input is durable once that
+ * tick arrives in a `ticks` message). Errors: `reversal` (the
+ * opposite of your current direction), `eliminated` (out for this round),
+ * `not_a_participant`, `invalid_state` (not started, or not a real-time game),
+ * `game_over`, `not_found`.
+ */
+export interface InputMessage {
+  dir: Direction;
+  game_id: string;
+  id?: string | null;
+  type: 'input';
+}
+/**
  * Application-level ping. Reply: `pong`.
  */
 export interface PingMessage {
@@ -436,7 +465,7 @@ export interface RatingUnsubscribeMessage {
 /**
  * "Play now": wait in the matchmaking pool (like `POST /api/v1/matchmaking/tickets`).
  * Reply: `ticket` (state `waiting`); later a `ticket` with state `matched` (and the
- * game) or `expired`. Errors: `unknown_kind`, `validation_failed`, `conflict` (you
+ * game) or `expired`. Errors: `unknown_kind`, `validation_failed`, `invalid_state` (you
  * already wait for this kind).
  */
 export interface MatchmakingJoinMessage {
@@ -463,7 +492,7 @@ export interface TimeControl {
   initial_seconds: number;
 }
 /**
- * Leave the pool. Reply: `ticket` (state `cancelled`). Errors: `not_found`, `conflict`
+ * Leave the pool. Reply: `ticket` (state `cancelled`). Errors: `not_found`, `invalid_state`
  * (no longer waiting).
  */
 export interface MatchmakingCancelMessage {
@@ -496,6 +525,15 @@ export interface ConnectionLimits {
    * Largest accepted frame, in bytes.
    */
   max_message_bytes: number;
+  /**
+   * …up to this many. A message without a credit is answered `rate_limited` and dropped
+   * (`ping` never is); after `message_burst` such messages in a row, close 4029.
+   */
+  message_burst?: number;
+  /**
+   * Message credits: this many refill each second (0: no limit)…
+   */
+  messages_per_second?: number;
   /**
    * Messages that may wait for the client; beyond it the connection is closed (4008).
    */
@@ -679,9 +717,13 @@ export interface GameResult {
   outcome: string;
   /**
    * e.g. `checkmate`, `three_in_a_row`, `resignation`, `timeout`, `agreement`,
-   * `abandoned`, `aborted`, `stalemate`, `threefold_repetition`.
+   * `abandoned`, `aborted`, `stalemate`, `threefold_repetition`, `points` (real-time).
    */
   reason: string;
+  /**
+   * Real-time kinds: the points per seat at the end.
+   */
+  scores?: number[] | null;
   /**
    * The winning seat (`win` only).
    */
@@ -698,6 +740,15 @@ export interface GameSettings {
    * The creator's seat.
    */
   creator_seat?: SeatChoice & string;
+  /**
+   * Real-time kinds only: the number of players, 2 to 4 (default 2). The session starts
+   * when that many seats are taken.
+   */
+  players?: number | null;
+  /**
+   * Real-time kinds only: the points that win the session, 1 to 25 (default 3).
+   */
+  points_to_win?: number | null;
   /**
    * Rated games change ratings (scorekeeping); casual ones only statistics.
    */
@@ -740,7 +791,162 @@ export interface SeatTakenEvent {
  */
 export interface StartedEvent {
   clocks?: Clocks | null;
+  /**
+   * Real-time kinds: the simulation's parameters, seed included.
+   */
+  realtime?: RealtimeConfig | null;
+  /**
+   * Real-time kinds: round 1's spawns (with `realtime`, a client's whole starting
+   * state: an empty `width × height` board with each spawn cell marked, tick 0).
+   */
+  round_start?: RoundStart | null;
   type: 'started';
+}
+/**
+ * Everything a session's simulation depends on, fixed when it starts (in its `started`
+ * event), so a replay of the journal is exact.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "RealtimeConfig".
+ */
+export interface RealtimeConfig {
+  /**
+   * Ticks the cycles stand still after each spawn.
+   */
+  countdown_ticks: number;
+  height: number;
+  players: number;
+  points_to_win: number;
+  /**
+   * Seed of the spawn positions.
+   */
+  seed: number;
+  /**
+   * Milliseconds between ticks (50 = 20 Hz). Informational: the rules count ticks only.
+   */
+  tick_ms: number;
+  width: number;
+}
+/**
+ * The start of a round: the board is cleared and the cycles respawn.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "RoundStart".
+ */
+export interface RoundStart {
+  /**
+   * Cycles stand still through this tick number and move from the next one.
+   */
+  frozen_until: number;
+  round: number;
+  /**
+   * By seat.
+   */
+  spawns: Cycle[];
+}
+/**
+ * One cycle.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Cycle".
+ */
+export interface Cycle {
+  alive: boolean;
+  /**
+   * A direction of travel. `up` decreases `y`.
+   */
+  dir: 'up' | 'down' | 'left' | 'right';
+  x: number;
+  y: number;
+}
+/**
+ * Real-time kinds: ticks the server ran, in order, with the inputs that took effect in
+ * them (the last accepted input per seat per tick). Replaying `inputs` rebuilds `ticks`
+ * exactly. Subscribers receive these as `ticks` messages (without `inputs`), not `event`.
+ */
+export interface TicksEvent {
+  inputs?: TickInput[];
+  ticks: TickDelta[];
+  type: 'ticks';
+}
+/**
+ * An accepted input, as journaled: it took effect in tick `tick`.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "TickInput".
+ */
+export interface TickInput {
+  dir: Direction;
+  seat: number;
+  tick: number;
+}
+/**
+ * What changed in one tick. Empty parts are omitted, so a typical tick is
+ * `{"tick":123,"steps":[[0,12,30],[1,35,17]]}`.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "TickDelta".
+ */
+export interface TickDelta {
+  eliminations?: Elimination[];
+  /**
+   * Score changes: set in the tick a round ends.
+   */
+  round_end?: RoundEnd | null;
+  round_start?: RoundStart | null;
+  /**
+   * New heads of the cycles that moved: `[seat, x, y]`.
+   */
+  steps?: [unknown, unknown, unknown][];
+  /**
+   * The tick number this delta brings the state to.
+   */
+  tick: number;
+  /**
+   * Set in the tick the session is won.
+   */
+  winner?: number | null;
+}
+/**
+ * Why a cycle was eliminated: `wall`, `trail` (with `owner`), `head_on` (with `with`) or
+ * `same_cell` (with `with`: the other seats).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Elimination".
+ */
+export interface Elimination {
+  /**
+   * `wall`, `trail`, `head_on` or `same_cell`.
+   */
+  cause: string;
+  /**
+   * `trail`: whose trail (may be the cycle's own).
+   */
+  owner?: number | null;
+  seat: number;
+  /**
+   * `head_on`: a seat; `same_cell`: a list of seats.
+   */
+  with?: {
+    [k: string]: unknown | undefined;
+  };
+}
+/**
+ * The end of a round.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "RoundEnd".
+ */
+export interface RoundEnd {
+  round: number;
+  /**
+   * Scores after this round, by seat.
+   */
+  scores: number[];
+  /**
+   * The survivor, who scored a point; `null` for a draw round.
+   */
+  winner?: number | null;
 }
 /**
  * A move was accepted.
@@ -811,6 +1017,18 @@ export interface EndedEvent {
   type: 'ended';
 }
 /**
+ * Real-time kinds: committed ticks of a subscribed game (one or more, in order), sent
+ * only after the journal commit that holds them. It takes the place of the `event` with
+ * the same `seq` (a `ticks` journal event): `seq` counts on without gaps across both.
+ */
+export interface TicksMessage {
+  game_id: string;
+  seq: number;
+  session_id: string;
+  ticks: TickDelta[];
+  type: 'ticks';
+}
+/**
  * The reply to `move`: the move is durably committed.
  */
 export interface MoveAckMessage {
@@ -850,6 +1068,16 @@ export interface ActionAckMessage {
    */
   session_id: string;
   type: 'action_ack';
+}
+/**
+ * The reply to `input`: it will take effect in tick `tick` (unless a later input of yours
+ * in the same tick replaces it). Not an acknowledgement of durability.
+ */
+export interface InputAcceptedMessage {
+  game_id: string;
+  id?: string | null;
+  tick: number;
+  type: 'input_accepted';
 }
 /**
  * A request failed; `id` echoes the request's id. Nothing changed.

@@ -488,6 +488,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/invite-links/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Take a seat through an invite link's code (until it expires or is revoked).
+         *     What an invite link invites to (the game, its creator, whether the link is still usable),
+         *     so a client can show it before the player joins. Blocks are not checked here: using the
+         *     link is (`POST /api/v1/invite-links/{code}/accept`).
+         */
+        get: operations["show_link"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/invite-links/{code}/accept": {
         parameters: {
             query?: never;
@@ -497,7 +519,6 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Take a seat through an invite link's code (until it expires or is revoked). */
         post: operations["accept_link"];
         delete?: never;
         options?: never;
@@ -626,6 +647,27 @@ export interface paths {
         };
         /** The player's own line of a kind's leaderboard with the lines just above and below. */
         get: operations["leaderboard_around"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/leaderboards/{kind}/points": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A page of a real-time kind's points leaderboard: points scored over all finished
+         *     sessions (light cycles: rounds won), most first; every player with a finished session
+         *     appears, rated or not. Turn-based kinds have no points: their board is empty.
+         */
+        get: operations["points_leaderboard"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1044,6 +1086,21 @@ export interface components {
             name: string;
             settings?: components["schemas"]["GameSettings"];
         };
+        /** @description One cycle. */
+        Cycle: {
+            alive: boolean;
+            /** @description The direction it moved in last (or was spawned facing). */
+            dir: components["schemas"]["Direction"];
+            /** Format: int32 */
+            x: number;
+            /** Format: int32 */
+            y: number;
+        };
+        /**
+         * @description A direction of travel. `up` decreases `y`.
+         * @enum {string}
+         */
+        Direction: "up" | "down" | "left" | "right";
         /**
          * @description A draw action.
          * @enum {string}
@@ -1054,11 +1111,28 @@ export interface components {
             action: components["schemas"]["DrawAction"];
         };
         /**
+         * @description Why a cycle was eliminated: `wall`, `trail` (with `owner`), `head_on` (with `with`) or
+         *     `same_cell` (with `with`: the other seats).
+         */
+        Elimination: {
+            /** @description `wall`, `trail`, `head_on` or `same_cell`. */
+            cause: string;
+            /**
+             * Format: int32
+             * @description `trail`: whose trail (may be the cycle's own).
+             */
+            owner?: number | null;
+            /** Format: int32 */
+            seat: number;
+            /** @description `head_on`: a seat; `same_cell`: a list of seats. */
+            with?: Record<string, never>;
+        };
+        /**
          * @description Every error code a client can receive, over REST (`code` in the problem body) or the
          *     WebSocket. Codes are stable: clients branch on them, humans read `title`/`detail`.
          * @enum {string}
          */
-        ErrorCode: "malformed_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "forbidden" | "not_found" | "username_taken" | "email_taken" | "invalid_credentials" | "rate_limited" | "method_not_allowed" | "unavailable" | "internal" | "unknown_kind" | "malformed_move" | "illegal_move" | "not_your_turn" | "game_over" | "not_a_participant" | "game_full" | "already_seated" | "invalid_state" | "not_supported" | "unsupported_protocol" | "hello_required" | "overloaded" | "not_subscribed" | "chat_empty" | "chat_too_long" | "chat_rate_limited" | "muted" | "guests_not_allowed";
+        ErrorCode: "malformed_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "forbidden" | "not_found" | "username_taken" | "email_taken" | "invalid_credentials" | "rate_limited" | "method_not_allowed" | "unavailable" | "internal" | "unknown_kind" | "malformed_move" | "illegal_move" | "not_your_turn" | "game_over" | "not_a_participant" | "game_full" | "already_seated" | "invalid_state" | "not_supported" | "unsupported_protocol" | "hello_required" | "overloaded" | "not_subscribed" | "chat_empty" | "chat_too_long" | "chat_rate_limited" | "muted" | "guests_not_allowed" | "limit_reached" | "reversal" | "eliminated";
         /**
          * @description A journal event with its place: what `event` messages carry and
          *     `GET /api/v1/games/{id}/events` lists.
@@ -1141,8 +1215,15 @@ export interface components {
             type: "seat_taken";
         } | {
             clocks?: components["schemas"]["Clocks"] | null;
+            realtime?: components["schemas"]["RealtimeConfig"] | null;
+            round_start?: components["schemas"]["RoundStart"] | null;
             /** @enum {string} */
             type: "started";
+        } | {
+            inputs?: components["schemas"]["TickInput"][];
+            ticks: components["schemas"]["TickDelta"][];
+            /** @enum {string} */
+            type: "ticks";
         } | {
             client_move_id: string;
             clocks?: components["schemas"]["Clocks"] | null;
@@ -1219,9 +1300,11 @@ export interface components {
             outcome: string;
             /**
              * @description e.g. `checkmate`, `three_in_a_row`, `resignation`, `timeout`, `agreement`,
-             *     `abandoned`, `aborted`, `stalemate`, `threefold_repetition`.
+             *     `abandoned`, `aborted`, `stalemate`, `threefold_repetition`, `points` (real-time).
              */
             reason: string;
+            /** @description Real-time kinds: the points per seat at the end. */
+            scores?: number[] | null;
             /**
              * Format: int32
              * @description The winning seat (`win` only).
@@ -1232,6 +1315,17 @@ export interface components {
         GameSettings: {
             /** @description The creator's seat. */
             creator_seat?: components["schemas"]["SeatChoice"];
+            /**
+             * Format: int32
+             * @description Real-time kinds only: the number of players, 2 to 4 (default 2). The session starts
+             *     when that many seats are taken.
+             */
+            players?: number | null;
+            /**
+             * Format: int32
+             * @description Real-time kinds only: the points that win the session, 1 to 25 (default 3).
+             */
+            points_to_win?: number | null;
             /** @description Rated games change ratings (scorekeeping); casual ones only statistics. */
             rated?: boolean;
             time_control?: components["schemas"]["TimeControl"] | null;
@@ -1370,6 +1464,15 @@ export interface components {
             invite: components["schemas"]["Invite"];
             /** @description The web client's path that joins with this code (`/invite/<code>`). */
             path: string;
+        };
+        /** @description `GET /api/v1/invite-links/{code}`: what a link invites to, before using it. */
+        InviteLinkInfo: {
+            /** @description The invite (its `state` says whether it can still be used). */
+            invite: components["schemas"]["Invite"];
+            /** @description The game's kind id. */
+            kind: string;
+            /** @description The game's name. */
+            name: string;
         };
         /** @description `GET /api/v1/invites`: your pending invites, sent and received, newest first. */
         InviteList: {
@@ -1646,6 +1749,32 @@ export interface components {
             stats: components["schemas"]["KindStats"][];
             username: string;
         };
+        /** @description One line of a points leaderboard (real-time kinds). */
+        PointsEntry: {
+            /** Format: uuid */
+            player_id: string;
+            player_name: string;
+            /**
+             * Format: int64
+             * @description Points scored over all finished sessions of the kind (light cycles: rounds won).
+             */
+            points: number;
+            /**
+             * Format: int64
+             * @description 1 = most points; equal points are ordered by player id.
+             */
+            rank: number;
+            /**
+             * Format: int64
+             * @description Finished sessions of the kind.
+             */
+            sessions: number;
+        };
+        /** @description `GET /api/v1/leaderboards/{kind}/points`: a page of a real-time kind's points board. */
+        PointsLeaderboard: {
+            kind: string;
+            leaderboard: components["schemas"]["PointsEntry"][];
+        };
         /** @description A player's presence. */
         Presence: {
             /**
@@ -1707,6 +1836,35 @@ export interface components {
             /** Format: uuid */
             session_id: string;
         };
+        /**
+         * @description Everything a session's simulation depends on, fixed when it starts (in its `started`
+         *     event), so a replay of the journal is exact.
+         */
+        RealtimeConfig: {
+            /**
+             * Format: int32
+             * @description Ticks the cycles stand still after each spawn.
+             */
+            countdown_ticks: number;
+            /** Format: int32 */
+            height: number;
+            /** Format: int32 */
+            players: number;
+            /** Format: int32 */
+            points_to_win: number;
+            /**
+             * Format: int64
+             * @description Seed of the spawn positions.
+             */
+            seed: number;
+            /**
+             * Format: int32
+             * @description Milliseconds between ticks (50 = 20 Hz). Informational: the rules count ticks only.
+             */
+            tick_ms: number;
+            /** Format: int32 */
+            width: number;
+        };
         /** @description `POST /api/v1/auth/register`. */
         RegisterRequest: {
             /** @description A valid email address, unique ignoring case. Never shown to other players. */
@@ -1715,6 +1873,30 @@ export interface components {
             password: string;
             /** @description 3–24 characters: letters, digits, `_` and `-`. Unique ignoring case. */
             username: string;
+        };
+        /** @description The end of a round. */
+        RoundEnd: {
+            /** Format: int32 */
+            round: number;
+            /** @description Scores after this round, by seat. */
+            scores: number[];
+            /**
+             * Format: int32
+             * @description The survivor, who scored a point; `null` for a draw round.
+             */
+            winner?: number | null;
+        };
+        /** @description The start of a round: the board is cleared and the cycles respawn. */
+        RoundStart: {
+            /**
+             * Format: int64
+             * @description Cycles stand still through this tick number and move from the next one.
+             */
+            frozen_until: number;
+            /** Format: int32 */
+            round: number;
+            /** @description By seat. */
+            spawns: components["schemas"]["Cycle"][];
         };
         /**
          * @description Which seat the creator takes.
@@ -1730,6 +1912,39 @@ export interface components {
         SettingInfo: {
             description: string;
             name: string;
+        };
+        /**
+         * @description What changed in one tick. Empty parts are omitted, so a typical tick is
+         *     `{"tick":123,"steps":[[0,12,30],[1,35,17]]}`.
+         */
+        TickDelta: {
+            eliminations?: components["schemas"]["Elimination"][];
+            round_end?: components["schemas"]["RoundEnd"] | null;
+            round_start?: components["schemas"]["RoundStart"] | null;
+            /** @description New heads of the cycles that moved: `[seat, x, y]`. */
+            steps?: [
+                number,
+                number,
+                number
+            ][];
+            /**
+             * Format: int64
+             * @description The tick number this delta brings the state to.
+             */
+            tick: number;
+            /**
+             * Format: int32
+             * @description Set in the tick the session is won.
+             */
+            winner?: number | null;
+        };
+        /** @description An accepted input, as journaled: it took effect in tick `tick`. */
+        TickInput: {
+            dir: components["schemas"]["Direction"];
+            /** Format: int32 */
+            seat: number;
+            /** Format: int64 */
+            tick: number;
         };
         /** @description A matchmaking ticket. */
         Ticket: {
@@ -2397,6 +2612,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `limit_reached`: the caller already sits in `max_open_games_per_player` open games */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is too large */
             413: {
                 headers: {
@@ -2456,7 +2680,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such game */
+            /** @description A token was sent and it is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such game, or a private game the caller may not see */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2991,7 +3224,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such game */
+            /** @description A token was sent and it is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such game, or a private game the caller may not see */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3190,7 +3432,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such game */
+            /** @description No such game, or a private game the caller may not see */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3199,7 +3441,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `game_full`, `already_seated` or `game_over` */
+            /** @description `game_full`, `already_seated`, `game_over` or `limit_reached` (too many open games) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3360,7 +3602,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such game or session */
+            /** @description A token was sent and it is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such game or session (or a private game the caller may not see) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3525,6 +3776,47 @@ export interface operations {
             };
             /** @description `overloaded` */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    show_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The link's code */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invite and its game */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InviteLinkInfo"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such link */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3933,6 +4225,61 @@ export interface operations {
                 };
             };
             /** @description radius out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    points_leaderboard: {
+        parameters: {
+            query?: {
+                /** @description Lines per page: 1 to 100 (default 50). */
+                limit?: number;
+                /** @description Lines to skip (default 0). */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The game kind, e.g. `lightcycles` */
+                kind: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PointsLeaderboard"];
+                };
+            };
+            /** @description Invalid query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such game kind */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description limit out of range */
             422: {
                 headers: {
                     [name: string]: unknown;

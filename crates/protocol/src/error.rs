@@ -76,6 +76,12 @@ pub enum ErrorCode {
     Muted,
     /// Guests may chat only in games, not in the lobby.
     GuestsNotAllowed,
+    /// A per-player quota is used up (open games, WebSocket connections); free one first.
+    LimitReached,
+    /// Real-time input refused: it would reverse the cycle into its own trail.
+    Reversal,
+    /// Real-time input refused: your cycle is out for the rest of this round.
+    Eliminated,
 }
 
 impl ErrorCode {
@@ -115,6 +121,9 @@ impl ErrorCode {
             ErrorCode::ChatRateLimited => "chat_rate_limited",
             ErrorCode::Muted => "muted",
             ErrorCode::GuestsNotAllowed => "guests_not_allowed",
+            ErrorCode::LimitReached => "limit_reached",
+            ErrorCode::Reversal => "reversal",
+            ErrorCode::Eliminated => "eliminated",
         }
     }
 }

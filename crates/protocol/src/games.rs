@@ -71,6 +71,15 @@ pub struct GameSettings {
     /// The creator's seat.
     #[serde(default)]
     pub creator_seat: SeatChoice,
+    /// Real-time kinds only: the number of players, 2 to 4 (default 2). The session starts
+    /// when that many seats are taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 2, maximum = 4)]
+    pub players: Option<u32>,
+    /// Real-time kinds only: the points that win the session, 1 to 25 (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 25)]
+    pub points_to_win: Option<u32>,
 }
 
 /// `POST /api/v1/games`.
@@ -206,8 +215,11 @@ pub struct GameResult {
     /// The winning seat (`win` only).
     pub winner: Option<u32>,
     /// e.g. `checkmate`, `three_in_a_row`, `resignation`, `timeout`, `agreement`,
-    /// `abandoned`, `aborted`, `stalemate`, `threefold_repetition`.
+    /// `abandoned`, `aborted`, `stalemate`, `threefold_repetition`, `points` (real-time).
     pub reason: String,
+    /// Real-time kinds: the points per seat at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scores: Option<Vec<u32>>,
 }
 
 /// A game and its current session (`GET /api/v1/games/{id}`).
@@ -346,6 +358,21 @@ pub enum GameEvent {
     /// Every seat is taken; play begins (clocks start).
     Started {
         clocks: Option<Clocks>,
+        /// Real-time kinds: the simulation's parameters, seed included.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        realtime: Option<crate::realtime::RealtimeConfig>,
+        /// Real-time kinds: round 1's spawns (with `realtime`, a client's whole starting
+        /// state: an empty `width × height` board with each spawn cell marked, tick 0).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        round_start: Option<crate::realtime::RoundStart>,
+    },
+    /// Real-time kinds: ticks the server ran, in order, with the inputs that took effect in
+    /// them (the last accepted input per seat per tick). Replaying `inputs` rebuilds `ticks`
+    /// exactly. Subscribers receive these as `ticks` messages (without `inputs`), not `event`.
+    Ticks {
+        ticks: Vec<crate::realtime::TickDelta>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        inputs: Vec<crate::realtime::TickInput>,
     },
     /// A move was accepted.
     Moved {
@@ -411,6 +438,7 @@ impl GameEvent {
             GameEvent::RematchStarted { .. } => "rematch_started",
             GameEvent::Resumed { .. } => "resumed",
             GameEvent::Ended { .. } => "ended",
+            GameEvent::Ticks { .. } => "ticks",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod games;
 pub mod matchmaking;
 pub mod ratings;
+pub mod realtime;
 pub mod social;
 pub mod ws;
 

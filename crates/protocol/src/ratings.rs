@@ -11,6 +11,26 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// One line of a points leaderboard (real-time kinds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, JsonSchema)]
+pub struct PointsEntry {
+    /// 1 = most points; equal points are ordered by player id.
+    pub rank: u64,
+    pub player_name: String,
+    pub player_id: Uuid,
+    /// Points scored over all finished sessions of the kind (light cycles: rounds won).
+    pub points: i64,
+    /// Finished sessions of the kind.
+    pub sessions: u64,
+}
+
+/// `GET /api/v1/leaderboards/{kind}/points`: a page of a real-time kind's points board.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, JsonSchema)]
+pub struct PointsLeaderboard {
+    pub kind: String,
+    pub leaderboard: Vec<PointsEntry>,
+}
+
 /// One line of a leaderboard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct LeaderboardEntry {

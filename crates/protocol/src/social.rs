@@ -130,6 +130,17 @@ pub struct InviteLink {
     pub path: String,
 }
 
+/// `GET /api/v1/invite-links/{code}`: what a link invites to, before using it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
+pub struct InviteLinkInfo {
+    /// The invite (its `state` says whether it can still be used).
+    pub invite: Invite,
+    /// The game's kind id.
+    pub kind: String,
+    /// The game's name.
+    pub name: String,
+}
+
 /// `GET /api/v1/invites`: your pending invites, sent and received, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct InviteList {

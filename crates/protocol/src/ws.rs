@@ -36,6 +36,12 @@ pub mod close_code {
     pub const IDLE_TIMEOUT: u16 = 4009;
     /// `hello` did not arrive in time.
     pub const HELLO_TIMEOUT: u16 = 4010;
+    /// The player already has `ws_max_connections_per_player` connections open (after a
+    /// `limit_reached` error). Close another one first.
+    pub const TOO_MANY_CONNECTIONS: u16 = 4013;
+    /// The client kept sending after its message credits ran out (after `rate_limited`
+    /// errors). Reconnect later, and send less often.
+    pub const RATE_LIMITED: u16 = 4029;
     /// A frame exceeded the maximum message size.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// The server is shutting down; reconnect (to any node).
@@ -127,6 +133,19 @@ pub enum ClientMessage {
         id: Option<String>,
         game_id: Uuid,
     },
+    /// Real-time kinds: steer your cycle. Counts in the next tick the server runs (a late
+    /// input counts in the tick after); the last accepted input of a tick wins. Reply:
+    /// `input_accepted` (naming that tick; not yet durable: the input is durable once that
+    /// tick arrives in a `ticks` message). Errors: `reversal` (the
+    /// opposite of your current direction), `eliminated` (out for this round),
+    /// `not_a_participant`, `invalid_state` (not started, or not a real-time game),
+    /// `game_over`, `not_found`.
+    Input {
+        #[serde(default)]
+        id: Option<String>,
+        game_id: Uuid,
+        dir: crate::realtime::Direction,
+    },
     /// Application-level ping. Reply: `pong`.
     Ping {
         #[serde(default)]
@@ -208,7 +227,7 @@ pub enum ClientMessage {
     },
     /// "Play now": wait in the matchmaking pool (like `POST /api/v1/matchmaking/tickets`).
     /// Reply: `ticket` (state `waiting`); later a `ticket` with state `matched` (and the
-    /// game) or `expired`. Errors: `unknown_kind`, `validation_failed`, `conflict` (you
+    /// game) or `expired`. Errors: `unknown_kind`, `validation_failed`, `invalid_state` (you
     /// already wait for this kind).
     MatchmakingJoin {
         #[serde(default)]
@@ -219,7 +238,7 @@ pub enum ClientMessage {
         #[serde(default)]
         rated: bool,
     },
-    /// Leave the pool. Reply: `ticket` (state `cancelled`). Errors: `not_found`, `conflict`
+    /// Leave the pool. Reply: `ticket` (state `cancelled`). Errors: `not_found`, `invalid_state`
     /// (no longer waiting).
     MatchmakingCancel {
         #[serde(default)]
@@ -247,6 +266,13 @@ pub struct ConnectionLimits {
     pub idle_timeout_ms: u64,
     /// Messages that may wait for the client; beyond it the connection is closed (4008).
     pub outbox_capacity: u64,
+    /// Message credits: this many refill each second (0: no limit)…
+    #[serde(default)]
+    pub messages_per_second: u64,
+    /// …up to this many. A message without a credit is answered `rate_limited` and dropped
+    /// (`ping` never is); after `message_burst` such messages in a row, close 4029.
+    #[serde(default)]
+    pub message_burst: u64,
 }
 
 /// Messages the server sends.
@@ -280,6 +306,15 @@ pub enum ServerMessage {
     },
     /// A committed event of a subscribed game. Per session, `seq` increases by exactly 1.
     Event(EventEnvelope),
+    /// Real-time kinds: committed ticks of a subscribed game (one or more, in order), sent
+    /// only after the journal commit that holds them. It takes the place of the `event` with
+    /// the same `seq` (a `ticks` journal event): `seq` counts on without gaps across both.
+    Ticks {
+        game_id: Uuid,
+        session_id: Uuid,
+        seq: u64,
+        ticks: Vec<crate::realtime::TickDelta>,
+    },
     /// The reply to `move`: the move is durably committed.
     MoveAck {
         id: Option<String>,
@@ -291,6 +326,13 @@ pub enum ServerMessage {
         id: Option<String>,
         #[serde(flatten)]
         ack: ActionAck,
+    },
+    /// The reply to `input`: it will take effect in tick `tick` (unless a later input of yours
+    /// in the same tick replaces it). Not an acknowledgement of durability.
+    InputAccepted {
+        id: Option<String>,
+        game_id: Uuid,
+        tick: u64,
     },
     /// A request failed; `id` echoes the request's id. Nothing changed.
     Error {

@@ -107,7 +107,7 @@ impl MoveError {
 /// Static description of a game kind.
 #[derive(Debug, Clone, Serialize)]
 pub struct KindInfo {
-    /// Stable identifier: `tictactoe`, `connect4`, `chess`.
+    /// Stable identifier: `tictactoe`, `connect4`, `chess`, `lightcycles`.
     pub id: &'static str,
     /// Human-readable name.
     pub name: &'static str,
@@ -183,6 +183,7 @@ registry! {
     tictactoe::TicTacToe,
     connect4::ConnectFour,
     chess::ChessGame,
+    lightcycles::Game,
 }
 
 /// Every supported kind, in a stable order.
@@ -241,8 +242,8 @@ mod tests {
     #[test]
     fn registry_order_and_lookup() {
         let ids: Vec<_> = kinds().iter().map(|k| k.id).collect();
-        assert_eq!(ids, ["tictactoe", "connect4", "chess"]);
-        for info in kinds() {
+        assert_eq!(ids, ["tictactoe", "connect4", "chess", "lightcycles"]);
+        for info in kinds().iter().filter(|k| !k.realtime) {
             let game = new_game(info.id).unwrap();
             assert_eq!(game.kind(), info.id);
             assert_eq!(game.ply(), 0);
@@ -255,6 +256,10 @@ mod tests {
         assert!(!kind("tictactoe").unwrap().supports_draw_offers);
         assert!(kind("connect4").unwrap().supports_draw_offers);
         assert!(kind("chess").unwrap().supports_draw_offers);
+        let lc = kind("lightcycles").unwrap();
+        assert!(lc.realtime && !lc.supports_clock && !lc.supports_draw_offers);
+        assert_eq!((lc.min_seats, lc.max_seats), (2, 4));
+        assert_eq!(new_game("lightcycles").unwrap().kind(), "lightcycles");
         assert!(kind("go").is_none());
         assert!(new_game("go").is_none());
     }

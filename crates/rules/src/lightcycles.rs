@@ -1,8 +1,9 @@
 //! Light cycles: a real-time arena for 2 to 4 players on a grid, advanced one fixed tick at a
 //! time. The rules know tick numbers only, never time; the server decides the tick rate.
 //!
-//! This kind is **not** in the public registry ([`crate::kinds`]) yet: it does not implement
-//! the turn-based [`crate::GameState`] trait, and the server cannot run real-time kinds yet.
+//! The registry ([`crate::kinds`]) lists this kind through [`Game`], a thin [`crate::GameState`]
+//! adapter (an input is its "move"); the server runs the simulation itself ([`State`]) with
+//! the session's [`Config`] (players, points, seed), advancing it at its own tick rate.
 //!
 //! # Rules
 //!
@@ -43,9 +44,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{KindInfo, Seat};
+use crate::{GameState, KindInfo, MoveError, Outcome, Seat, Status};
 
-/// Static metadata for light cycles (not registered in [`crate::kinds`] yet).
+/// Static metadata for light cycles.
 pub const INFO: KindInfo = KindInfo {
     id: "lightcycles",
     name: "Light Cycles",
@@ -662,6 +663,96 @@ fn cell_of(board: &[u8], width: u16, height: u16, x: u16, y: u16) -> Option<Seat
     match board.get(usize::from(y) * usize::from(width) + usize::from(x)) {
         Some(&mark) if mark > 0 => Some(usize::from(mark) - 1),
         _ => None,
+    }
+}
+
+/// Parses an input's JSON form, `{"dir": "up" | "down" | "left" | "right"}`.
+pub fn parse_input(mv: &serde_json::Value) -> Result<Direction, MoveError> {
+    let dir = mv.as_object().and_then(|o| o.get("dir")).ok_or_else(|| {
+        MoveError::Malformed("expected {\"dir\": \"up\"|\"down\"|\"left\"|\"right\"}".into())
+    })?;
+    serde_json::from_value(dir.clone())
+        .map_err(|_| MoveError::Malformed("\"dir\" must be up, down, left or right".into()))
+}
+
+/// The registry's view of light cycles: a session with the default [`Config`] where an input
+/// is a move (`{"dir": "left"}`) and nothing ever ticks. The server does not play through
+/// this adapter: it builds a [`State`] from the session's own config and ticks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Game {
+    state: State,
+}
+
+impl Default for Game {
+    fn default() -> Self {
+        Game {
+            // The default config is valid by construction.
+            state: State::new(Config::default()).unwrap_or_else(|_| unreachable!()),
+        }
+    }
+}
+
+impl crate::Kind for Game {
+    const INFO: KindInfo = INFO;
+}
+
+impl GameState for Game {
+    fn kind(&self) -> &'static str {
+        INFO.id
+    }
+
+    fn status(&self) -> Status {
+        match self.state.winner() {
+            Some(seat) => Status::Finished {
+                outcome: Outcome::Win { seat },
+                reason: "points".into(),
+            },
+            None => Status::Ongoing { to_move: 0 },
+        }
+    }
+
+    fn apply(
+        &mut self,
+        seat: Seat,
+        mv: &serde_json::Value,
+    ) -> Result<serde_json::Value, MoveError> {
+        if self.state.is_over() {
+            return Err(MoveError::GameOver);
+        }
+        if seat >= self.state.config().players {
+            return Err(MoveError::NotYourTurn);
+        }
+        let dir = parse_input(mv)?;
+        self.state
+            .input(seat, dir)
+            .map_err(|e| MoveError::Illegal(e.to_string()))?;
+        Ok(serde_json::json!({ "dir": dir }))
+    }
+
+    fn legal_moves(&self) -> Vec<serde_json::Value> {
+        let Some(cycle) = self.state.cycles().first().filter(|c| c.alive) else {
+            return Vec::new();
+        };
+        if self.state.is_over() {
+            return Vec::new();
+        }
+        Direction::ALL
+            .into_iter()
+            .filter(|d| *d != cycle.dir.reverse())
+            .map(|d| serde_json::json!({ "dir": d }))
+            .collect()
+    }
+
+    fn view(&self) -> serde_json::Value {
+        self.state.snapshot_json()
+    }
+
+    fn ply(&self) -> usize {
+        usize::try_from(self.state.tick_count()).unwrap_or(usize::MAX)
+    }
+
+    fn clone_box(&self) -> Box<dyn GameState> {
+        Box::new(self.clone())
     }
 }
 

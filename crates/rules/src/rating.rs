@@ -7,7 +7,7 @@
 //! No I/O, no clock: the same inputs always give the same outputs.
 
 use skillratings::Outcomes;
-use skillratings::glicko2::{Glicko2Config, Glicko2Rating, glicko2};
+use skillratings::glicko2::{Glicko2Config, Glicko2Rating, glicko2, glicko2_rating_period};
 
 /// The rating a player starts with in every kind.
 pub const INITIAL_RATING: f64 = 1500.0;
@@ -63,6 +63,37 @@ pub fn rate_pair(a: Rating, b: Rating, a_score: f64) -> (Rating, Rating) {
     (from_lib(na), from_lib(nb))
 }
 
+/// The ratings after one session of three or more players (real-time kinds), by the
+/// documented pairwise scheme: the session is one rating period for every player, in which
+/// they played each other player once; a pair's outcome compares their scores (the higher
+/// won, equal drew: the winner beat every loser, the losers drew among themselves). All
+/// players are rated against the ratings everyone had before the session, so the order of
+/// the seats does not matter. With two players this is exactly [`rate_pair`].
+pub fn rate_group(ratings: &[Rating], scores: &[f64]) -> Vec<Rating> {
+    let config = Glicko2Config::new();
+    ratings
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let results: Vec<(Glicko2Rating, Outcomes)> = ratings
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(j, o)| {
+                    let (mine, theirs) = (scores.get(i), scores.get(j));
+                    let outcome = match mine.partial_cmp(&theirs) {
+                        Some(std::cmp::Ordering::Greater) => Outcomes::WIN,
+                        Some(std::cmp::Ordering::Less) => Outcomes::LOSS,
+                        _ => Outcomes::DRAW,
+                    };
+                    (to_lib(*o), outcome)
+                })
+                .collect();
+            from_lib(glicko2_rating_period(&to_lib(*r), &results, &config))
+        })
+        .collect()
+}
+
 fn to_lib(r: Rating) -> Glicko2Rating {
     Glicko2Rating {
         rating: r.rating,
@@ -96,6 +127,22 @@ mod tests {
     fn a_draw_between_equals_changes_no_rating() {
         let (a, b) = rate_pair(Rating::default(), Rating::default(), 0.5);
         assert!((a.rating - 1500.0).abs() < 1e-9 && (b.rating - 1500.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_group_session_ranks_the_winner_first_and_losers_equally() {
+        let before = vec![Rating::default(); 4];
+        let after = rate_group(&before, &[0.0, 1.0, 0.0, 0.0]);
+        assert!(after[1].rating > 1500.0);
+        for i in [0, 2, 3] {
+            assert!(after[i].rating < 1500.0);
+            assert!((after[i].rating - after[0].rating).abs() < 1e-9);
+        }
+        // Two players: the same as a pair.
+        let pair = rate_pair(Rating::default(), Rating::default(), 1.0);
+        let group = rate_group(&[Rating::default(); 2], &[1.0, 0.0]);
+        assert!((pair.0.rating - group[0].rating).abs() < 1e-6);
+        assert!((pair.1.rating - group[1].rating).abs() < 1e-6);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::state::AppState;
             `Authorization: Bearer <token>` from register, guest or login.",
         license(name = "Apache-2.0"),
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "accounts", description = "Registration, login, tokens and profiles"),
         (name = "games", description = "Game kinds, games, sessions, moves and actions"),
@@ -58,6 +58,45 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Responses every operation may give, whatever its handler does: the per-address request
+/// limit (429). Added where a handler's annotation does not list them already.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let limited = ResponseBuilder::new()
+            .description(
+                "`rate_limited`: too many requests from this address \
+                 (`http_requests_per_second_per_address`); see `Retry-After`",
+            )
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.responses
+                    .responses
+                    .entry("429".to_string())
+                    .or_insert_with(|| limited.clone().into());
+            }
+        }
+    }
+}
+
 /// The OpenAPI document, generated from the handlers' annotations.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api_router().split_for_parts().1
@@ -79,7 +118,8 @@ pub fn build(state: AppState) -> Router {
     let (router, api) = api_router().split_for_parts();
     let body_limit = state.config.max_body_bytes;
     let timeout = state.config.request_timeout;
-    router
+    let cors = crate::headers::cors(&state.config.cors_allowed_origins);
+    let router = router
         .route("/api/v1/ws", get(crate::ws::upgrade))
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", api))
         .fallback(crate::web::serve)
@@ -88,6 +128,14 @@ pub fn build(state: AppState) -> Router {
             timeout.max(Duration::from_millis(1)),
         ))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::http_limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::headers::security_headers,
+        ))
         .layer(CatchPanicLayer::custom(
             |_panic: Box<dyn std::any::Any + Send>| -> Response {
                 tracing::error!("a handler panicked");
@@ -98,7 +146,13 @@ pub fn build(state: AppState) -> Router {
                     Vec::new(),
                 )
             },
-        ))
+        ));
+    // CORS (only when configured) answers preflights before the rate limit counts them.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
         // Outermost: every response, even a timeout or a caught panic, gets a request id, a
         // problem body, a metric and one access-log line.
         .layer(axum::middleware::from_fn(crate::telemetry::observe))

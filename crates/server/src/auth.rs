@@ -104,6 +104,37 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
+/// The player of a request that may be anonymous: `None` without an `Authorization` header;
+/// a header with a bad, expired or revoked token is still 401.
+#[derive(Debug, Clone)]
+pub struct MaybeAuthed(pub Option<Authed>);
+
+impl MaybeAuthed {
+    pub fn player_id(&self) -> Option<uuid::Uuid> {
+        self.0.as_ref().map(|a| a.player.id)
+    }
+}
+
+impl FromRequestParts<AppState> for MaybeAuthed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if !parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            return Ok(MaybeAuthed(None));
+        }
+        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+        authenticate(state, token)
+            .await
+            .map(|a| MaybeAuthed(Some(a)))
+    }
+}
+
 /// Resolves a token to its player (shared by REST and, later, the WebSocket handshake).
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Authed, ApiError> {
     let hash = token_hash(token);

@@ -14,6 +14,7 @@
 //! - Later features (chat, presence, matchmaking, notifications) add their own `versus.*`
 //!   subjects on the same bus.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -97,7 +98,7 @@ impl Bus {
     pub fn in_process(capacity: usize) -> Bus {
         Bus {
             inner: BusImpl::Local(Arc::new(LocalBus {
-                subs: Mutex::new(Vec::new()),
+                subs: Mutex::new(LocalSubs::default()),
                 next_id: AtomicU64::new(1),
                 capacity,
             })),
@@ -220,24 +221,44 @@ struct LocalSub {
     tx: mpsc::Sender<BusMessage>,
 }
 
+/// Subscriptions without wildcards are indexed by their subject, so delivering a message
+/// costs one hash lookup plus a scan of the (few) wildcard subscriptions — not a scan of every
+/// player's inbox subscription (which made a publish cost grow with the connections).
+#[derive(Default)]
+struct LocalSubs {
+    exact: HashMap<String, Vec<LocalSub>>,
+    wild: Vec<LocalSub>,
+}
+
 struct LocalBus {
-    subs: Mutex<Vec<LocalSub>>,
+    subs: Mutex<LocalSubs>,
     next_id: AtomicU64,
     capacity: usize,
+}
+
+fn is_wild(pattern: &[String]) -> bool {
+    pattern.iter().any(|t| t == "*" || t == ">")
 }
 
 impl LocalBus {
     fn subscribe(self: &Arc<Self>, subject: String) -> Subscription {
         let (tx, rx) = mpsc::channel(self.capacity.max(1));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let pattern = subject.split('.').map(str::to_owned).collect();
-        self.subs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(LocalSub { id, pattern, tx });
+        let pattern: Vec<String> = subject.split('.').map(str::to_owned).collect();
+        let wild = is_wild(&pattern);
+        {
+            let mut subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
+            let sub = LocalSub { id, pattern, tx };
+            if wild {
+                subs.wild.push(sub);
+            } else {
+                subs.exact.entry(subject.clone()).or_default().push(sub);
+            }
+        }
         let guard = Unsubscribe {
             bus: self.clone(),
             id,
+            subject: (!wild).then_some(subject),
         };
         // The stream owns the receiver and the guard: dropping it unsubscribes.
         let stream = futures_util::stream::unfold((rx, guard), |(mut rx, guard)| async move {
@@ -252,8 +273,10 @@ impl LocalBus {
     fn deliver(&self, subject: &str, payload: Bytes, reply: Option<String>) -> usize {
         let tokens: Vec<&str> = subject.split('.').collect();
         let subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
+        let exact = subs.exact.get(subject).into_iter().flatten();
+        let wild = subs.wild.iter().filter(|s| matches(&s.pattern, &tokens));
         let mut matched = 0;
-        for s in subs.iter().filter(|s| matches(&s.pattern, &tokens)) {
+        for s in exact.chain(wild) {
             matched += 1;
             let msg = BusMessage {
                 subject: subject.to_owned(),
@@ -271,15 +294,24 @@ impl LocalBus {
 struct Unsubscribe {
     bus: Arc<LocalBus>,
     id: u64,
+    /// The subject of a subscription without wildcards (where it is indexed).
+    subject: Option<String>,
 }
 
 impl Drop for Unsubscribe {
     fn drop(&mut self) {
-        self.bus
-            .subs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|s| s.id != self.id);
+        let mut subs = self.bus.subs.lock().unwrap_or_else(|p| p.into_inner());
+        match &self.subject {
+            Some(subject) => {
+                if let Some(list) = subs.exact.get_mut(subject) {
+                    list.retain(|s| s.id != self.id);
+                    if list.is_empty() {
+                        subs.exact.remove(subject);
+                    }
+                }
+            }
+            None => subs.wild.retain(|s| s.id != self.id),
+        }
     }
 }
 

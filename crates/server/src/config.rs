@@ -67,6 +67,15 @@ pub struct Config {
     pub chat: crate::chat::ChatConfig,
     pub matchmaking: crate::matchmaking::MatchmakingConfig,
     pub social: crate::social::SocialConfig,
+    /// Flood limits (per address, per connection, per player).
+    pub limits: crate::limits::LimitsConfig,
+    /// `(certificate chain, private key)` PEM files: the server speaks HTTPS and WSS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Browser origins (`https://host[:port]`) allowed to open a WebSocket. Empty: only the
+    /// server's own host; `["*"]`: any.
+    pub ws_allowed_origins: Vec<String>,
+    /// Origins answered with CORS headers. Empty (the default): no CORS at all.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// Every key the file and the environment may set, with its default. The single source of
@@ -91,6 +100,8 @@ struct RawConfig {
     node_id: String,
     heartbeat_interval_ms: u64,
     nats_url: Option<String>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
     bus_capacity: usize,
     lease_ttl_ms: u64,
     presence_refresh_ms: u64,
@@ -107,6 +118,9 @@ struct RawConfig {
     game_mailbox_capacity: usize,
     game_replay_limit: usize,
     game_idle_stop_seconds: u64,
+    realtime_tick_hz: u64,
+    realtime_countdown_ms: u64,
+    realtime_max_uncommitted_ticks: usize,
     journal_queue_capacity: usize,
     group_commit_max_batch: usize,
     group_commit_window_ms: u64,
@@ -124,6 +138,18 @@ struct RawConfig {
     matchmaking_gap_max: u32,
     invite_ttl_seconds: u64,
     presence_coalesce_ms: u64,
+    http_requests_per_second_per_address: u32,
+    http_burst_per_address: u32,
+    connections_per_second_per_address: u32,
+    connections_burst_per_address: u32,
+    header_read_timeout_ms: u64,
+    ws_messages_per_second: u32,
+    ws_message_burst: u32,
+    ws_max_connections: usize,
+    ws_max_connections_per_player: usize,
+    max_open_games_per_player: usize,
+    ws_allowed_origins: String,
+    cors_allowed_origins: String,
 }
 
 /// The defaults, as `(key, value)`; also the list of keys read from `VERSUS_*`.
@@ -159,6 +185,9 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("game_mailbox_capacity", "256"),
     ("game_replay_limit", "200"),
     ("game_idle_stop_seconds", "60"),
+    ("realtime_tick_hz", "20"),
+    ("realtime_countdown_ms", "3000"),
+    ("realtime_max_uncommitted_ticks", "10"),
     ("journal_queue_capacity", "4096"),
     ("group_commit_max_batch", "512"),
     ("group_commit_window_ms", "0"),
@@ -176,10 +205,22 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("matchmaking_gap_max", "400"),
     ("invite_ttl_seconds", "86400"),
     ("presence_coalesce_ms", "1000"),
+    ("http_requests_per_second_per_address", "200"),
+    ("http_burst_per_address", "1000"),
+    ("connections_per_second_per_address", "100"),
+    ("connections_burst_per_address", "500"),
+    ("header_read_timeout_ms", "10000"),
+    ("ws_messages_per_second", "50"),
+    ("ws_message_burst", "200"),
+    ("ws_max_connections", "50000"),
+    ("ws_max_connections_per_player", "16"),
+    ("max_open_games_per_player", "20"),
+    ("ws_allowed_origins", ""),
+    ("cors_allowed_origins", ""),
 ];
 
 /// Settings with no default (absent unless set).
-const OPTIONAL_KEYS: &[&str] = &["database_url", "nats_url"];
+const OPTIONAL_KEYS: &[&str] = &["database_url", "nats_url", "tls_cert", "tls_key"];
 
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -282,6 +323,34 @@ fn range(name: &str, v: usize, min: usize, max: usize) -> Result<usize, ConfigEr
 
 fn ms(name: &str, v: u64, min: u64, max: u64) -> Result<Duration, ConfigError> {
     range(name, v as usize, min as usize, max as usize).map(|v| Duration::from_millis(v as u64))
+}
+
+/// A comma-separated list of origins (`http(s)://host[:port]`, lower-cased, no path), or
+/// `*` where `star` allows it.
+fn origins(name: &str, raw: &str, star: bool) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for o in raw.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        if o == "*" && star {
+            out.push(o.to_string());
+            continue;
+        }
+        let rest = o
+            .strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://"))
+            .ok_or_else(|| invalid(name, format!("`{o}` is not like https://host[:port]")))?;
+        let ok = !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        if !ok {
+            return Err(invalid(
+                name,
+                format!("`{o}` is not like https://host[:port]"),
+            ));
+        }
+        out.push(o.to_ascii_lowercase());
+    }
+    Ok(out)
 }
 
 fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
@@ -432,6 +501,12 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             )?,
         },
         games: crate::games::GameConfig {
+            max_open_games_per_player: range(
+                "max_open_games_per_player",
+                raw.max_open_games_per_player,
+                0,
+                1_000_000,
+            )?,
             mailbox_capacity: range(
                 "game_mailbox_capacity",
                 raw.game_mailbox_capacity,
@@ -452,6 +527,22 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 "game_idle_stop_seconds",
                 raw.game_idle_stop_seconds,
             )?),
+            tick: {
+                let hz = range("realtime_tick_hz", raw.realtime_tick_hz as usize, 1, 200)?;
+                Duration::from_micros(1_000_000 / hz as u64)
+            },
+            countdown: ms(
+                "realtime_countdown_ms",
+                raw.realtime_countdown_ms,
+                0,
+                60_000,
+            )?,
+            max_uncommitted_ticks: range(
+                "realtime_max_uncommitted_ticks",
+                raw.realtime_max_uncommitted_ticks,
+                1,
+                10_000,
+            )?,
             lease_ttl: ms("lease_ttl_ms", raw.lease_ttl_ms, 300, 600_000)?,
             // Renew often: the last renewal is also the "last known alive" of a crashed
             // node, which bounds the time a crash can charge to a clock.
@@ -513,6 +604,16 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             guests_in_lobby: raw.chat_guests_in_lobby,
         },
         matchmaking: crate::matchmaking::MatchmakingConfig {
+            realtime_tick: {
+                let hz = range("realtime_tick_hz", raw.realtime_tick_hz as usize, 1, 200)?;
+                Duration::from_micros(1_000_000 / hz as u64)
+            },
+            realtime_countdown: ms(
+                "realtime_countdown_ms",
+                raw.realtime_countdown_ms,
+                0,
+                60_000,
+            )?,
             pass_interval: ms("matchmaking_pass_ms", raw.matchmaking_pass_ms, 10, 1000)?,
             grace: ms(
                 "matchmaking_grace_ms",
@@ -550,6 +651,68 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             )?,
             presence_coalesce: ms("presence_coalesce_ms", raw.presence_coalesce_ms, 10, 60_000)?,
             presence_refresh: ms("presence_refresh_ms", raw.presence_refresh_ms, 50, 600_000)?,
+        },
+        ws_allowed_origins: origins("ws_allowed_origins", &raw.ws_allowed_origins, true)?,
+        cors_allowed_origins: origins("cors_allowed_origins", &raw.cors_allowed_origins, false)?,
+        tls: match (
+            raw.tls_cert.filter(|v| !v.trim().is_empty()),
+            raw.tls_key.filter(|v| !v.trim().is_empty()),
+        ) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
+            (Some(_), None) => return Err(invalid("tls_key", "tls_cert needs tls_key")),
+            (None, Some(_)) => return Err(invalid("tls_cert", "tls_key needs tls_cert")),
+        },
+        limits: crate::limits::LimitsConfig {
+            http_per_second: range(
+                "http_requests_per_second_per_address",
+                raw.http_requests_per_second_per_address as usize,
+                0,
+                1_000_000,
+            )? as u32,
+            http_burst: range(
+                "http_burst_per_address",
+                raw.http_burst_per_address as usize,
+                1,
+                10_000_000,
+            )? as u32,
+            connections_per_second: range(
+                "connections_per_second_per_address",
+                raw.connections_per_second_per_address as usize,
+                0,
+                1_000_000,
+            )? as u32,
+            connections_burst: range(
+                "connections_burst_per_address",
+                raw.connections_burst_per_address as usize,
+                1,
+                10_000_000,
+            )? as u32,
+            header_read_timeout: ms(
+                "header_read_timeout_ms",
+                raw.header_read_timeout_ms,
+                100,
+                600_000,
+            )?,
+            ws_messages_per_second: range(
+                "ws_messages_per_second",
+                raw.ws_messages_per_second as usize,
+                0,
+                1_000_000,
+            )? as u32,
+            ws_message_burst: range(
+                "ws_message_burst",
+                raw.ws_message_burst as usize,
+                1,
+                1_000_000,
+            )? as u32,
+            ws_max_connections: range("ws_max_connections", raw.ws_max_connections, 0, 10_000_000)?,
+            ws_max_connections_per_player: range(
+                "ws_max_connections_per_player",
+                raw.ws_max_connections_per_player,
+                0,
+                1_000_000,
+            )?,
         },
     })
 }

@@ -12,6 +12,9 @@ pub mod domain;
 pub mod error;
 pub mod fanout;
 pub mod games;
+pub mod headers;
+pub mod limits;
+pub mod listen;
 pub mod matchmaking;
 pub mod ratings;
 pub mod routes;
@@ -63,6 +66,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -97,6 +102,10 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
         max_connections: config.database_max_connections,
     })
     .await?;
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(listen::tls_acceptor(cert, key).map_err(ServeError::Tls)?),
+        None => None,
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -104,7 +113,7 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
             source,
         })?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, database = config.database_kind(), "listening");
+    tracing::info!(%addr, database = config.database_kind(), tls = tls.is_some(), "listening");
 
     let shutdown = CancellationToken::new();
     let bus = match &config.nats_url {
@@ -151,6 +160,7 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
     let state = AppState {
         throttle: Arc::new(LoginThrottle::new(config.login_window)),
         ws: config.ws,
+        limits: Arc::new(limits::Limits::new(&config.limits)),
         config: Arc::new(config),
         store: store.clone(),
         metrics: telemetry::metrics_handle(),
@@ -164,14 +174,16 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
         shutdown: shutdown.clone(),
     };
     let grace = state.config.shutdown_grace;
+    let limits = state.limits.clone();
+    let listen_opts = listen::ListenOptions {
+        header_read_timeout: state.config.limits.header_read_timeout,
+        limit_connections: !state.config.trust_forwarded_for,
+        tls: tls.clone(),
+    };
     let app = app::build(state);
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let serve = listen::serve(listener, app, limits, listen_opts, stop.clone());
         let result = tokio::select! {
             r = serve => r.map_err(ServeError::from),
             // In-flight requests get `grace` to finish once shutdown starts.

@@ -80,6 +80,13 @@ struct ServeArgs {
     /// Log filter, e.g. info or versus_server=debug [env: VERSUS_LOG_LEVEL] [default: info]
     #[arg(long, value_name = "FILTER", global = true)]
     log_level: Option<String>,
+    /// PEM certificate chain: serve HTTPS and WSS (with --tls-key) [env: VERSUS_TLS_CERT]
+    /// [default: none: plain HTTP]
+    #[arg(long, value_name = "FILE", global = true)]
+    tls_cert: Option<String>,
+    /// PEM private key of --tls-cert [env: VERSUS_TLS_KEY]
+    #[arg(long, value_name = "FILE", global = true)]
+    tls_key: Option<String>,
 }
 
 impl ServeArgs {
@@ -114,6 +121,12 @@ impl ServeArgs {
         if let Some(v) = &self.log_level {
             values.push(("log_level", v.clone()));
         }
+        if let Some(v) = &self.tls_cert {
+            values.push(("tls_cert", v.clone()));
+        }
+        if let Some(v) = &self.tls_key {
+            values.push(("tls_key", v.clone()));
+        }
         Overrides { values }
     }
 
@@ -127,6 +140,8 @@ impl ServeArgs {
             node_id: other.node_id.or(self.node_id),
             log_format: other.log_format.or(self.log_format),
             log_level: other.log_level.or(self.log_level),
+            tls_cert: other.tls_cert.or(self.tls_cert),
+            tls_key: other.tls_key.or(self.tls_key),
         }
     }
 }

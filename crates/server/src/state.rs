@@ -34,6 +34,8 @@ pub struct AppState {
     /// The cluster's bus (in-process without NATS).
     pub bus: Bus,
     pub ws: WsConfig,
+    /// Flood limits and connection counts.
+    pub limits: Arc<crate::limits::Limits>,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
 }

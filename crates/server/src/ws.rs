@@ -50,8 +50,32 @@ pub struct WsConfig {
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
 /// Upgrades to a WebSocket. Documented in docs/PROTOCOL.md (not part of the OpenAPI spec).
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let cfg = state.ws;
+    // Cross-site WebSocket hijacking: a browser page from another origin may not connect.
+    if !crate::headers::origin_allowed(&headers, &state.config.ws_allowed_origins) {
+        metrics::counter!("ws_refused_total", "reason" => "origin").increment(1);
+        return axum::response::IntoResponse::into_response(crate::error::ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "this Origin may not open a WebSocket here (ws_allowed_origins)",
+        ));
+    }
+    // The node-wide cap (`ws_max_connections`), counted from the upgrade on.
+    let Some(slot) = state.limits.ws.enter() else {
+        metrics::counter!("ws_refused_total", "reason" => "node_full").increment(1);
+        let mut e = crate::error::ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Overloaded,
+            "this node holds as many WebSocket connections as it may; retry (another node)",
+        );
+        e.retry_after_secs = Some(5);
+        return axum::response::IntoResponse::into_response(e);
+    };
     // Small buffers: an idle connection should cost a few KiB, not tungstenite's default
     // 128 KiB read buffer. Frames larger than the buffer are still read, in several steps.
     ws.max_message_size(cfg.max_message_bytes)
@@ -59,7 +83,7 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Res
         .read_buffer_size(cfg.read_buffer_bytes)
         .write_buffer_size(0)
         .max_write_buffer_size(cfg.max_message_bytes.max(64 * 1024) * 4)
-        .on_upgrade(move |socket| connection(socket, state))
+        .on_upgrade(move |socket| connection(socket, state, slot))
 }
 
 pub(crate) type Reply = Pin<Box<dyn Future<Output = ServerMessage> + Send>>;
@@ -113,16 +137,20 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
 }
 
-async fn connection(mut socket: WebSocket, state: AppState) {
+async fn connection(mut socket: WebSocket, state: AppState, _slot: crate::limits::TotalSlot) {
     metrics::gauge!("ws_connections").increment(1.0);
-    if let Some(player) = handshake(&mut socket, &state).await {
+    if let Some((player, _player_slot)) = handshake(&mut socket, &state).await {
         serve(socket, state, player).await;
     }
     metrics::gauge!("ws_connections").decrement(1.0);
 }
 
-/// Waits for `hello`, checks version and token, answers `welcome`.
-async fn handshake(socket: &mut WebSocket, state: &AppState) -> Option<PlayerRef> {
+/// Waits for `hello`, checks version, token and the per-player connection cap, answers
+/// `welcome`.
+async fn handshake(
+    socket: &mut WebSocket,
+    state: &AppState,
+) -> Option<(PlayerRef, crate::limits::PlayerSlot)> {
     let cfg = state.ws;
     let first = match tokio::time::timeout(cfg.hello_timeout, socket.recv()).await {
         Err(_) => {
@@ -187,6 +215,26 @@ async fn handshake(socket: &mut WebSocket, state: &AppState) -> Option<PlayerRef
             return None;
         }
     };
+    // The per-player cap (`ws_max_connections_per_player`).
+    let Some(slot) = state.limits.ws.enter_player(authed.player.id) else {
+        metrics::counter!("ws_refused_total", "reason" => "player_full").increment(1);
+        send(
+            socket,
+            &error(
+                None,
+                ErrorCode::LimitReached,
+                "too many connections for this player; close another one first",
+            ),
+        )
+        .await;
+        close(
+            socket,
+            close_code::TOO_MANY_CONNECTIONS,
+            "too many connections",
+        )
+        .await;
+        return None;
+    };
     let welcome = ServerMessage::Welcome {
         protocol: PROTOCOL_VERSION,
         player: public_player(&authed.player),
@@ -196,15 +244,20 @@ async fn handshake(socket: &mut WebSocket, state: &AppState) -> Option<PlayerRef
             ping_interval_ms: cfg.ping_interval.as_millis() as u64,
             idle_timeout_ms: cfg.idle_timeout.as_millis() as u64,
             outbox_capacity: cfg.outbox_capacity as u64,
+            messages_per_second: state.limits.ws_messages.per_second as u64,
+            message_burst: state.limits.ws_messages.burst as u64,
         },
     };
     if !send(socket, &welcome).await {
         return None;
     }
-    Some(PlayerRef {
-        id: authed.player.id,
-        username: authed.player.username,
-    })
+    Some((
+        PlayerRef {
+            id: authed.player.id,
+            username: authed.player.username,
+        },
+        slot,
+    ))
 }
 
 /// The connection's main loop, after a successful handshake.
@@ -236,6 +289,10 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
     let mut ping = tokio::time::interval_at(Instant::now() + cfg.ping_interval, cfg.ping_interval);
     let mut last_heard = Instant::now();
     let shutdown = state.shutdown.clone();
+    let credit_rate = state.limits.ws_messages;
+    let mut credits = crate::limits::Bucket::full(credit_rate, Instant::now());
+    // Messages refused in a row for lack of credits; at `burst` of them the client is closed.
+    let mut refused: u32 = 0;
 
     loop {
         tokio::select! {
@@ -260,6 +317,31 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
                     None => break,
                 };
                 last_heard = Instant::now();
+                // Message credits (pings exempt: a `ping` is never refused).
+                if let Message::Text(_) | Message::Binary(_) = &frame {
+                    match credits.take(credit_rate, last_heard) {
+                        Ok(()) => refused = 0,
+                        Err(wait) if !is_ping(&frame) => {
+                            refused += 1;
+                            metrics::counter!("ws_messages_refused_total").increment(1);
+                            if f64::from(refused) > credit_rate.burst {
+                                close(&mut socket, close_code::RATE_LIMITED, "too many messages").await;
+                                break;
+                            }
+                            let reply = error(
+                                request_id(&frame),
+                                ErrorCode::RateLimited,
+                                format!(
+                                    "too many messages; this one was dropped (next credit in {} ms)",
+                                    wait.as_millis().max(1)
+                                ),
+                            );
+                            if !send(&mut socket, &reply).await { break; }
+                            continue;
+                        }
+                        Err(_) => {}
+                    }
+                }
                 match frame {
                     Message::Text(text) => {
                         let ctx = Ctx { hub: &hub, feeds: &feeds, chat: &chat, chat_rooms: &chat_rooms, scores: &scores, matchmaking: &state.matchmaking, player: &player, conn_id, outbox: &outbox, kick: &kick, cfg: &cfg };
@@ -504,6 +586,7 @@ fn handle_text(
         ClientMessage::Abort { id, game_id } => (id, game_id, Action::Abort),
         ClientMessage::ClaimVictory { id, game_id } => (id, game_id, Action::ClaimVictory),
         ClientMessage::Rematch { id, game_id } => (id, game_id, Action::Rematch),
+        ClientMessage::Input { id, game_id, dir } => (id, game_id, Action::Input { dir }),
     };
     if let Some(bad) = bad_id(&id) {
         return Some(bad);
@@ -518,9 +601,10 @@ fn handle_text(
     let hub = ctx.hub.clone();
     let player = ctx.player.clone();
     pending.push(Box::pin(async move {
-        match hub.act(game_id, player, action).await {
+        match hub.act_as_client(game_id, player, action).await {
             Ok(ActOk::Move(ack)) => ServerMessage::MoveAck { id, ack },
             Ok(ActOk::Action(ack)) => ServerMessage::ActionAck { id, ack },
+            Ok(ActOk::Input { tick }) => ServerMessage::InputAccepted { id, game_id, tick },
             Err(e) => game_error(id, e),
         }
     }));
@@ -583,6 +667,34 @@ fn handle_chat(
             None
         }
     }
+}
+
+/// Whether a frame is a `ping` message (looked at only when credits ran out).
+fn is_ping(frame: &Message) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Kind<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: &'a str,
+    }
+    match frame {
+        Message::Text(text) => {
+            serde_json::from_str::<Kind<'_>>(text.as_str()).is_ok_and(|k| k.kind == "ping")
+        }
+        _ => false,
+    }
+}
+
+/// The `id` of a text frame, if it is JSON with a valid string `id` (for error replies).
+fn request_id(frame: &Message) -> Option<String> {
+    let Message::Text(text) = frame else {
+        return None;
+    };
+    serde_json::from_str::<serde_json::Value>(text.as_str())
+        .ok()?
+        .get("id")?
+        .as_str()
+        .filter(|s| !s.is_empty() && s.chars().count() <= 64)
+        .map(str::to_owned)
 }
 
 /// Request ids are 1–64 characters.

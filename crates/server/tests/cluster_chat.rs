@@ -27,24 +27,6 @@ async fn next_message(ws: &mut Ws, last_seq: &mut u64) -> Value {
     }
 }
 
-async fn register(http: &reqwest::Client, node: &Node, name: &str) -> String {
-    let resp = http
-        .post(format!("http://{}/api/v1/auth/register", node.addr))
-        .json(&json!({ "username": name, "email": format!("{name}@example.com"), "password": "correct horse battery staple" }))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        resp.status().is_success(),
-        "register {name}: {}",
-        resp.status()
-    );
-    resp.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn players_on_two_nodes_chat_and_one_resumes_on_the_other_node_by_seq() {
     let (Some(pg), Some(nats)) = (postgres_server_url(), nats_url("chat")) else {

@@ -1,8 +1,8 @@
 //! Social across a cluster (issue 9): two `versus` nodes (the real binary) on one PostgreSQL
 //! database and one NATS server. Alice on node A and bob on node B become friends, see each
 //! other online, alice invites bob and he accepts from the live notification on his node; the
-//! game starts and both hear it. Then node B is killed: alice sees bob go offline once B's
-//! presence rows expire.
+//! game starts and both hear it; alice moves and bob, on the other node, hears it is his turn.
+//! Then node B is killed: alice sees bob go offline once B's presence rows expire.
 //!
 //! Needs PostgreSQL (`VERSUS_TEST_POSTGRES_URL`) and NATS (`VERSUS_TEST_NATS_URL`); skipped
 //! with a message when one is missing, except in CI (`CI` set), where it fails.
@@ -13,24 +13,6 @@ use versus_store::testing::{fresh_postgres_database, postgres_server_url};
 #[path = "support/two_nodes.rs"]
 mod two_nodes;
 use two_nodes::*;
-
-async fn register(http: &reqwest::Client, node: &Node, name: &str) -> String {
-    let resp = http
-        .post(format!("http://{}/api/v1/auth/register", node.addr))
-        .json(&json!({ "username": name, "email": format!("{name}@example.com"), "password": "correct horse battery staple" }))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        resp.status().is_success(),
-        "register {name}: {}",
-        resp.status()
-    );
-    resp.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 async fn presence_of(ws: &mut Ws, who: &str, status: &str) -> Value {
     eprintln!("waiting for {who} {status}");
@@ -147,6 +129,19 @@ async fn friends_on_two_nodes_see_presence_and_play_through_an_invite() {
     notification(&mut bob_ws, "game_started").await;
     let v = presence_of(&mut alice_ws, "bob", "in_game").await;
     assert_eq!(v["presence"]["game_id"], game_id.as_str());
+
+    // An untimed game is long: alice moves through node A, and bob — online on node B but
+    // not following the game — hears that it is his turn.
+    let resp = http
+        .post(format!("http://{}/api/v1/games/{game_id}/moves", a.addr))
+        .bearer_auth(&alice)
+        .json(&json!({ "move": { "cell": 4 }, "client_move_id": "a1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let n = notification(&mut bob_ws, "your_turn").await;
+    assert_eq!(n["data"]["game_id"], game_id.as_str());
 
     // Node B dies: its presence rows expire and alice sees bob offline, with a last seen.
     let _ = b.child.kill();

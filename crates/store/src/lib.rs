@@ -183,7 +183,7 @@ pub trait Store: SocialStore + Send + Sync + 'static {
     //
     // Written only by `append_journal`: an entry whose session update moves the session to
     // `finished` (with seat results) records every seated player's statistics for the game's
-    // kind and, for a rated two-player game, both Glicko-2 ratings (`versus_rules::rating`),
+    // kind and, for a rated game, the Glicko-2 ratings (two players: `rate_pair`; more: `rate_group`) (`versus_rules::rating`),
     // in the same transaction. The journal's seq guard makes that exactly-once.
 
     /// A player's ratings and statistics, one per kind played (ordered by kind).
@@ -191,6 +191,14 @@ pub trait Store: SocialStore + Send + Sync + 'static {
     /// A page of a kind's leaderboard (players with at least one rated game), best first.
     async fn leaderboard(&self, kind: &str, limit: i64, offset: i64)
     -> Result<Vec<LeaderboardRow>>;
+    /// A page of a kind's points leaderboard (real-time kinds: points scored over all
+    /// finished sessions), most points first, ties by player id.
+    async fn points_leaderboard(
+        &self,
+        kind: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<PointsRow>>;
     /// How many players the kind's leaderboard holds.
     async fn leaderboard_size(&self, kind: &str) -> Result<i64>;
     /// The player's line of the kind's leaderboard (`None` without a rated game). The rank

@@ -57,8 +57,8 @@ pub struct TicketRecord {
     pub opponent_id: Option<Uuid>,
 }
 
-/// One pair the planner decided on: the two tickets (the first one's player is seated by the
-/// game's first session bundle) and the game to create for them.
+/// One pair the planner decided on: the two tickets and the game to create for them (the
+/// server builds its first session bundle already started, with both players seated).
 #[derive(Debug, Clone)]
 pub struct MatchPlan {
     pub tickets: [Uuid; 2],

@@ -263,8 +263,8 @@ macro_rules! impl_ratings {
                     .await?;
                     states.insert(id.to_owned(), state);
                 }
-                let rate = rated && seats.len() == 2 && states.len() == 2;
-                let new_ratings = if rate {
+                let rate = rated && seats.len() >= 2 && states.len() == seats.len();
+                let new_ratings = if rate && seats.len() == 2 {
                     let (a, b) = (&seats[0], &seats[1]);
                     let (ra, rb) = versus_rules::rating::rate_pair(
                         states[&a.1].glicko(),
@@ -272,6 +272,14 @@ macro_rules! impl_ratings {
                         a.3,
                     );
                     vec![Some(ra), Some(rb)]
+                } else if rate {
+                    // Three or four players (real-time kinds): the pairwise scheme.
+                    let before: Vec<_> = seats.iter().map(|s| states[&s.1].glicko()).collect();
+                    let scores: Vec<f64> = seats.iter().map(|s| s.3).collect();
+                    versus_rules::rating::rate_group(&before, &scores)
+                        .into_iter()
+                        .map(Some)
+                        .collect()
                 } else {
                     vec![None; seats.len()]
                 };

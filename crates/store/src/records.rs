@@ -143,6 +143,9 @@ pub struct SeatResult {
     pub seat: i64,
     pub result: String,
     pub score: f64,
+    /// Real-time kinds: the points the seat scored in the session; added to the player's
+    /// points for the kind (`kind_points`) when the session finishes.
+    pub points: Option<i64>,
 }
 
 /// One event of a session's journal. `(session_id, seq)` is unique and gap-free from 1;
@@ -353,6 +356,15 @@ pub struct RatingRecord {
 pub struct LeaderboardRow {
     pub rank: i64,
     pub rating: RatingRecord,
+}
+
+/// A line of a kind's points leaderboard (real-time kinds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointsRow {
+    pub player_id: Uuid,
+    pub username: String,
+    pub points: i64,
+    pub sessions: i64,
 }
 
 /// A page of a player's finished sessions, newest first.

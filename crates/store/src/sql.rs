@@ -733,6 +733,25 @@ macro_rules! impl_common_store {
                         if done.rows_affected() == 0 {
                             return Err($crate::StoreError::NotFound);
                         }
+                        // Real-time kinds (issue 10): the seat's points go to the points board.
+                        if let Some(points) = r.points {
+                            sqlx::query(
+                                "INSERT INTO kind_points (player_id, kind, points, sessions, updated_at) \
+                                 SELECT ps.player_id, g.kind, $3, 1, $4 FROM player_game_sessions ps \
+                                 JOIN game_sessions s ON s.id = ps.game_session_id \
+                                 JOIN games g ON g.id = s.game_id \
+                                 WHERE ps.game_session_id = $1 AND ps.seat = $2 \
+                                 ON CONFLICT (player_id, kind) DO UPDATE SET \
+                                 points = kind_points.points + excluded.points, \
+                                 sessions = kind_points.sessions + 1, updated_at = excluded.updated_at",
+                            )
+                            .bind(r.session_id.to_string())
+                            .bind(r.seat)
+                            .bind(points)
+                            .bind(event.at_ms)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
                     }
                     // Ratings (issue 7): the session finished with results; score it here, in
                     // the same transaction, exactly once (the seq guard above).
@@ -978,6 +997,29 @@ macro_rules! impl_common_store {
 
             async fn leaderboard(&self, kind: &str, limit: i64, offset: i64) -> $crate::Result<Vec<$crate::LeaderboardRow>> {
                 self.ratings_leaderboard(kind, limit, offset).await
+            }
+
+            async fn points_leaderboard(&self, kind: &str, limit: i64, offset: i64) -> $crate::Result<Vec<$crate::PointsRow>> {
+                let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+                    "SELECT k.player_id, p.username, k.points, k.sessions FROM kind_points k \
+                     JOIN players p ON p.id = k.player_id WHERE k.kind = $1 \
+                     ORDER BY k.points DESC, k.player_id LIMIT $2 OFFSET $3",
+                )
+                .bind(kind)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(id, username, points, sessions)| {
+                        Ok($crate::PointsRow {
+                            player_id: $crate::sql::parse_id(&id)?,
+                            username,
+                            points,
+                            sessions,
+                        })
+                    })
+                    .collect()
             }
 
             async fn leaderboard_size(&self, kind: &str) -> $crate::Result<i64> {

@@ -529,12 +529,14 @@ async fn appends_carry_a_session_from_waiting_to_finished(store: DynStore) {
                     seat: 0,
                     result: "win".into(),
                     score: 1.0,
+                    points: None,
                 },
                 SeatResult {
                     session_id: sid,
                     seat: 1,
                     result: "loss".into(),
                     score: 0.0,
+                    points: None,
                 },
             ],
             ..JournalEntry::event(event(sid, 6, "ended"))
@@ -1398,6 +1400,7 @@ fn ended(sid: Uuid, winner: Option<i64>, end_ms: i64, aborted: bool) -> JournalE
                 seat,
                 result: results(seat).0.into(),
                 score: results(seat).1,
+                points: None,
             })
             .collect(),
         ..JournalEntry::event(EventRecord {

@@ -147,4 +147,40 @@ export const api = {
   ticket: (id) => request('GET', `/api/v1/matchmaking/tickets/${encodeURIComponent(id)}`),
   /** @param {string} id @returns {Promise<import('./types.js').Ticket>} */
   cancelTicket: (id) => request('DELETE', `/api/v1/matchmaking/tickets/${encodeURIComponent(id)}`),
+
+  // ---- social (issue 9) ----
+  /** @returns {Promise<import('./types.js').FriendList>} */
+  friends: () => request('GET', '/api/v1/friends'),
+  /** @param {string} username @returns {Promise<import('./types.js').FriendRequestResult>} */
+  requestFriend: (username) => request('POST', '/api/v1/friends/requests', { username }),
+  /** @param {string} username @returns {Promise<void>} */
+  acceptFriend: (username) => request('POST', `/api/v1/friends/requests/${encodeURIComponent(username)}/accept`),
+  /** @param {string} username @returns {Promise<void>} */
+  declineFriend: (username) => request('POST', `/api/v1/friends/requests/${encodeURIComponent(username)}/decline`),
+  /** @param {string} username @returns {Promise<void>} */
+  cancelFriendRequest: (username) => request('DELETE', `/api/v1/friends/requests/${encodeURIComponent(username)}`),
+  /** @param {string} username @returns {Promise<void>} */
+  removeFriend: (username) => request('DELETE', `/api/v1/friends/${encodeURIComponent(username)}`),
+  /** @param {string} username @returns {Promise<void>} */
+  block: (username) => request('PUT', `/api/v1/me/blocks/${encodeURIComponent(username)}`),
+  /** @param {string} gameId @param {string} username @returns {Promise<import('./types.js').Invite>} */
+  invite: (gameId, username) => request('POST', `/api/v1/games/${encodeURIComponent(gameId)}/invites`, { username }),
+  /** @param {string} gameId @returns {Promise<import('./types.js').InviteLink>} */
+  createInviteLink: (gameId) => request('POST', `/api/v1/games/${encodeURIComponent(gameId)}/invite-links`),
+  /** @returns {Promise<import('./types.js').InviteList>} */
+  invites: () => request('GET', '/api/v1/invites'),
+  /** @param {string} id @returns {Promise<import('./types.js').InviteAccepted>} */
+  acceptInvite: (id) => request('POST', `/api/v1/invites/${encodeURIComponent(id)}/accept`),
+  /** @param {string} id @returns {Promise<void>} */
+  declineInvite: (id) => request('POST', `/api/v1/invites/${encodeURIComponent(id)}/decline`),
+  /** Cancels an invite or revokes a link. @param {string} id @returns {Promise<void>} */
+  cancelInvite: (id) => request('DELETE', `/api/v1/invites/${encodeURIComponent(id)}`),
+  /** @param {string} code @returns {Promise<import('./types.js').InviteLinkInfo>} */
+  inviteLink: (code) => request('GET', `/api/v1/invite-links/${encodeURIComponent(code)}`),
+  /** @param {string} code @returns {Promise<import('./types.js').InviteAccepted>} */
+  acceptInviteLink: (code) => request('POST', `/api/v1/invite-links/${encodeURIComponent(code)}/accept`),
+  /** @returns {Promise<import('./types.js').NotificationPage>} */
+  notifications: () => request('GET', '/api/v1/notifications?limit=30'),
+  /** @param {string[] | undefined} ids all when undefined @returns {Promise<import('./types.js').NotificationsMarked>} */
+  markRead: (ids) => request('POST', '/api/v1/notifications/read', ids ? { ids } : {}),
 };

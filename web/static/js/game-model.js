@@ -4,6 +4,7 @@
 import { tictactoe } from './boards/tictactoe.js';
 import { connect4 } from './boards/connect4.js';
 import { chess } from './boards/chess.js';
+import { lightcycles } from './boards/lightcycles.js';
 
 /** @typedef {import('./types.js').GameView} GameView */
 /** @typedef {import('./types.js').EventEnvelope} EventEnvelope */
@@ -14,7 +15,23 @@ import { chess } from './boards/chess.js';
 /** @typedef {import('./types.js').SessionState} SessionState */
 
 /** @type {Record<string, import('./boards/kind.js').KindUI<any>>} */
-export const KINDS = { tictactoe, connect4, chess };
+export const KINDS = { tictactoe, connect4, chess, lightcycles };
+
+/**
+ * A real-time game's committed ticks (a `ticks` message) as the envelope the model applies:
+ * it takes the place of the event with its seq.
+ * @param {import('./types.js').TicksMessage} msg
+ * @returns {EventEnvelope}
+ */
+export function ticksEnvelope(msg) {
+  return /** @type {EventEnvelope} */ ({
+    game_id: msg.game_id,
+    session_id: msg.session_id,
+    seq: msg.seq,
+    at: '',
+    event: { type: 'ticks', ticks: msg.ticks },
+  });
+}
 
 /**
  * @typedef {object} PlayedMove
@@ -110,7 +127,11 @@ export function apply(m, env) {
     case 'started':
       m.state = 'in_progress';
       m.clocks = e.clocks ?? null;
-      m.toMove = 0;
+      m.toMove = e.realtime ? null : 0;
+      if (e.realtime && m.kind === 'lightcycles') m.position = lightcycles.fromStart(e);
+      break;
+    case 'ticks':
+      if (m.kind === 'lightcycles') m.position = lightcycles.applyTicks(/** @type {any} */ (m.position), /** @type {any} */ (e.ticks));
       break;
     case 'moved':
       if (ui) m.position = ui.apply(m.position, e.seat, e.move);
@@ -199,6 +220,6 @@ export function remainingMs(clocks, seat, now) {
  */
 export function canAbort(m) {
   if (m.state === 'waiting') return true;
-  if (m.state !== 'in_progress') return false;
+  if (m.state !== 'in_progress' || kindUI(m.kind)?.realtime) return false;
   return new Set(m.moves.map((x) => x.seat)).size < 2;
 }

@@ -11,6 +11,7 @@ import { lobbyView } from './views/lobby.js';
 import { gameView } from './views/game.js';
 import { leaderboardView, playerView, replayView } from './views/scores.js';
 import { toast } from './toast.js';
+import { notificationsMenu, invitePage } from './views/social.js';
 
 const conn = new Connection(() => session.token);
 
@@ -47,13 +48,23 @@ async function logout() {
   navigate('/');
 }
 
+/** The notifications menu of the signed-in player (issue 9), kept across pages. @type {{ el: HTMLElement, destroy: () => void, player: string } | null} */
+let bell = null;
+
 function renderHeader() {
   const p = session.player;
-  if (!p) {
+  if (!p || !session.token) {
+    bell?.destroy();
+    bell = null;
     replace(userBox);
     return;
   }
+  if (bell?.player !== p.id) {
+    bell?.destroy();
+    bell = { ...notificationsMenu(conn), player: p.id };
+  }
   replace(userBox,
+    bell.el,
     h('span', { class: 'user-name', id: 'user-name', title: p.guest ? 'Guest account' : 'Signed in' },
       h('span', { class: 'avatar', 'aria-hidden': 'true', text: p.username.slice(0, 1).toUpperCase() }),
       h('a', { class: 'user-name-text', id: 'profile-link', href: `/player/${encodeURIComponent(p.username)}`, dataset: { link: '' }, text: p.username }),
@@ -89,8 +100,8 @@ function route() {
       route();
       return;
     }
-    view = authView({ gameId: r.name === 'game' ? r.id : null });
-    document.title = r.name === 'game' ? 'Join a game · Versus' : 'Versus — play with friends';
+    view = authView({ gameId: r.name === 'game' ? r.id : null, invited: r.name === 'invite' });
+    document.title = r.name === 'game' || r.name === 'invite' ? 'Join a game · Versus' : 'Versus — play with friends';
   } else {
     conn.start();
     switch (r.name) {
@@ -116,6 +127,10 @@ function route() {
       case 'replay':
         view = replayView(r.id);
         document.title = 'Replay · Versus';
+        break;
+      case 'invite':
+        view = invitePage(r.code);
+        document.title = 'Invite · Versus';
         break;
       default:
         view = {

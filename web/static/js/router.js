@@ -1,7 +1,7 @@
-// Client-side routes. The server answers every non-API path without a dot with index.html,
+// Client-side routes (`/invite/<code>` too). The server answers every non-API path without a dot with index.html,
 // so `/game/<id>` links can be shared and reloaded.
 
-/** @typedef {{ name: 'lobby' } | { name: 'game', id: string } | { name: 'login' } | { name: 'not-found' } | { name: 'leaderboard', kind: string } | { name: 'player', username: string } | { name: 'replay', id: string }} Route */
+/** @typedef {{ name: 'lobby' } | { name: 'game', id: string } | { name: 'login' } | { name: 'not-found' } | { name: 'leaderboard', kind: string } | { name: 'player', username: string } | { name: 'replay', id: string } | { name: 'invite', code: string }} Route */
 
 /**
  * @param {string} pathname
@@ -20,6 +20,9 @@ export function parse(pathname) {
   if (player) return { name: 'player', username: decodeURIComponent(player[1]) };
   const replay = /^\/replay\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);
   if (replay) return { name: 'replay', id: replay[1].toLowerCase() };
+  // Invite links (issue 9): the code is base64url.
+  const invite = /^\/invite\/([A-Za-z0-9_-]{16,128})\/?$/.exec(pathname);
+  if (invite) return { name: 'invite', code: invite[1] };
   return { name: 'not-found' };
 }
 

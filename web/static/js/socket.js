@@ -54,7 +54,7 @@ const PONG_TIMEOUT_MS = 10_000;
  * @typedef {object} Subscription
  * @property {string} gameId
  * @property {() => { session_id: string, since_seq: number } | null} resumeFrom where to resume
- * @property {(m: SubscribedMessage | EventMessage) => void} onMessage
+ * @property {(m: SubscribedMessage | EventMessage | import('./types.js').TicksMessage) => void} onMessage
  * @property {(e: ErrorMessage) => void} onError a failed subscribe (e.g. `not_found`)
  * @property {string} requestId of the last subscribe sent
  */
@@ -231,6 +231,18 @@ export class Connection {
   }
 
   /**
+   * Listens to the pushes nobody asks for — `notification` and `presence` (issue 9) — and
+   * to every other update, until the returned function is called. They are best effort: a
+   * listener reads the REST truth again whenever the connection becomes live (`onStatus`).
+   * @param {(m: ServerMessage) => void} f
+   * @returns {() => void}
+   */
+  onUpdate(f) {
+    this.updateListeners.add(f);
+    return () => this.updateListeners.delete(f);
+  }
+
+  /**
    * Sends an action and resolves with its acknowledgement, or rejects with an ActionError.
    * Sent at once when live, else when the socket is back. With `retry` (moves), a request
    * whose answer was lost with the socket is sent again after reconnecting; without it, such
@@ -401,6 +413,7 @@ export class Connection {
         return;
       case 'subscribed':
       case 'event':
+      case 'ticks':
         this.subs.get(msg.game_id)?.onMessage(msg);
         return;
       case 'chat_subscribed':
@@ -416,10 +429,14 @@ export class Connection {
       case 'rating_unsubscribed':
       case 'rating_update':
       case 'leaderboard_update':
+      // Social pushes (issue 9): every connection of the player gets them, unasked.
+      case 'notification':
+      case 'presence':
         this.updateListeners.forEach((f) => f(msg));
         return;
       case 'move_ack':
       case 'action_ack':
+      case 'input_accepted':
       case 'chat_ack':
       case 'chat_history':
       case 'error': {

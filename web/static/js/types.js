@@ -7,6 +7,7 @@
 /** @typedef {import('../../types/protocol').WelcomeMessage} WelcomeMessage */
 /** @typedef {import('../../types/protocol').SubscribedMessage} SubscribedMessage */
 /** @typedef {import('../../types/protocol').EventMessage} EventMessage */
+/** @typedef {import('../../types/protocol').TicksMessage} TicksMessage */
 /** @typedef {import('../../types/protocol').MoveAckMessage} MoveAckMessage */
 /** @typedef {import('../../types/protocol').ActionAckMessage} ActionAckMessage */
 /** @typedef {import('../../types/protocol').ErrorMessage} ErrorMessage */
@@ -39,5 +40,18 @@
 /** @typedef {Schemas['ActionAck']} ActionAck */
 /** @typedef {Schemas['Ticket']} Ticket */
 /** @typedef {Schemas['TicketRequest']} TicketRequest */
+/** @typedef {Schemas['FriendList']} FriendList */
+/** @typedef {Schemas['Friend']} Friend */
+/** @typedef {Schemas['FriendRequest']} FriendRequest */
+/** @typedef {Schemas['FriendRequestResult']} FriendRequestResult */
+/** @typedef {Schemas['Presence']} Presence */
+/** @typedef {Schemas['Invite']} Invite */
+/** @typedef {Schemas['InviteLink']} InviteLink */
+/** @typedef {Schemas['InviteLinkInfo']} InviteLinkInfo */
+/** @typedef {Schemas['InviteList']} InviteList */
+/** @typedef {Schemas['InviteAccepted']} InviteAccepted */
+/** @typedef {Schemas['Notification']} Notification */
+/** @typedef {Schemas['NotificationPage']} NotificationPage */
+/** @typedef {Schemas['NotificationsMarked']} NotificationsMarked */
 
 export {};

@@ -191,6 +191,9 @@ pub struct SystemNote {
     pub game_id: Uuid,
     pub seats: Vec<Option<PlayerRef>>,
     pub event: GameEvent,
+    /// A `moved` event of a long game only (issue 9, for the social side): the player whose
+    /// turn it is now, when they are not following the game and should be told.
+    pub turn_of: Option<Uuid>,
 }
 
 /// System notes waiting for the writer (dropped, with a metric, beyond this).
@@ -296,6 +299,15 @@ impl ChatService {
             .ok_or_else(ChatError::not_found)?;
         let seats = store.seats(session_id).await.map_err(ChatError::internal)?;
         let seated = seats.iter().any(|s| s.player_id == player.id);
+        // A private game's chat is as invisible to outsiders as the game itself.
+        if game.visibility == "private"
+            && !seated
+            && !crate::games::visibility::may_see(store, game_id, Some(player.id))
+                .await
+                .map_err(ChatError::internal)?
+        {
+            return Err(ChatError::not_found());
+        }
         let over = matches!(session.state.as_str(), "finished" | "aborted");
         match room {
             RoomId::Players(_) if !seated => Err(ChatError::new(
@@ -729,7 +741,9 @@ pub fn system_text(seats: &[Option<PlayerRef>], event: &GameEvent) -> Option<Str
                 _ => format!("Game over: draw ({reason})"),
             }
         }
-        GameEvent::Moved { .. } | GameEvent::Resumed { .. } => return None,
+        GameEvent::Moved { .. } | GameEvent::Resumed { .. } | GameEvent::Ticks { .. } => {
+            return None;
+        }
     })
 }
 

@@ -13,16 +13,19 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use uuid::Uuid;
+use versus_protocol::realtime::{Direction, TickDelta, TickInput};
 use versus_protocol::{
     ActionAck, DrawAction, ErrorCode, GameEvent, GameResult, GameSettings, MoveAck, PlayerRef,
     Role, SessionState,
 };
-use versus_rules::{MoveError, Outcome, Status};
+use versus_rules::{MoveError, Outcome, Status, lightcycles};
 use versus_store::{
     EventRecord, JournalEntry, LeaseOutcome, NewSeat, NewSession, NewSessionBundle, SeatResult,
     SessionUpdate,
 };
 
+use super::journal::JournalError;
+use super::realtime;
 use super::state::{GameMeta, Live, clock};
 use super::{ActOk, Action, Command, FeedStart, GameError, GameReply, GameRequest, HubInner};
 use crate::bus::{BusMessage, Subscription, game_cmd_subject, game_events_subject};
@@ -46,6 +49,66 @@ struct Actor {
     /// Per player, the nodes where they have a live subscription and when each last said so.
     presence: HashMap<Uuid, HashMap<String, i64>>,
     idle_since: tokio::time::Instant,
+    /// Real-time kinds, while the session is in progress: the tick loop's state.
+    rt: Option<Realtime>,
+}
+
+/// A journal append on its way, started by the tick loop (a task of its own, so the actor
+/// only polls its handle; dropping the handle does not cancel the append).
+type AppendFuture = tokio::task::JoinHandle<Result<(), JournalError>>;
+
+/// The tick loop of a real-time session. `sim` runs ahead of the committed simulation
+/// (`Live::sim`) by the ticks in `buffer` and in `in_flight`; nobody sees a tick before the
+/// commit that holds it (then `after_commit` folds it into `Live` and publishes it).
+struct Realtime {
+    /// The session this loop runs (a rematch gets a loop of its own).
+    session_id: Uuid,
+    sim: lightcycles::State,
+    /// The last accepted input per seat since the last tick: journaled with the next tick.
+    next_inputs: Vec<Option<Direction>>,
+    /// Ticks run but not yet sent to the journal, with their inputs.
+    buffer: Vec<TickDelta>,
+    buffer_inputs: Vec<TickInput>,
+    /// Set when a buffered tick won the session: the `ended` event goes with it.
+    ended: Option<GameResult>,
+    /// At most one append in flight per game (appends of a session must commit in order).
+    in_flight: Option<InFlight>,
+}
+
+struct InFlight {
+    append: AppendFuture,
+    pending: Vec<Pending>,
+    first: u64,
+    at_ms: i64,
+    ticks: usize,
+}
+
+impl Realtime {
+    fn new(session_id: Uuid, sim: lightcycles::State) -> Realtime {
+        let players = sim.config().players;
+        Realtime {
+            session_id,
+            sim,
+            next_inputs: vec![None; players],
+            buffer: Vec::new(),
+            buffer_inputs: Vec::new(),
+            ended: None,
+            in_flight: None,
+        }
+    }
+
+    /// Ticks run that are not committed yet.
+    fn uncommitted(&self) -> usize {
+        self.buffer.len() + self.in_flight.as_ref().map_or(0, |f| f.ticks)
+    }
+}
+
+/// Waits for the tick loop's append in flight (forever when there is none).
+async fn in_flight_done(rt: &mut Option<Realtime>) -> Result<(), JournalError> {
+    match rt.as_mut().and_then(|r| r.in_flight.as_mut()) {
+        Some(f) => (&mut f.append).await.unwrap_or(Err(JournalError::Stopped)),
+        None => std::future::pending().await,
+    }
 }
 
 /// Why the actor must stop.
@@ -192,8 +255,9 @@ async fn load(
         settings,
         created_by: game.created_by,
         created_at_ms: game.created_at_ms,
-        seats: info.max_seats,
+        seats: realtime::seats(info, &settings),
         supports_draw_offers: info.supports_draw_offers,
+        realtime: info.realtime,
     };
     let mut live = Live::new(&meta, session.id, session.number as u32).ok_or("unknown kind")?;
     for e in store
@@ -212,6 +276,7 @@ async fn load(
         lease,
         presence: HashMap::new(),
         idle_since: tokio::time::Instant::now(),
+        rt: None,
     }))
 }
 
@@ -237,7 +302,21 @@ fn err(code: ErrorCode, message: impl Into<String>) -> GameError {
 impl Actor {
     async fn run(&mut self, rx: &mut mpsc::Receiver<Command>, cmds: &mut Subscription) -> Exit {
         let shutdown = self.hub.shutdown.clone();
+        let mut ticker: Option<tokio::time::Interval> = None;
         loop {
+            self.ensure_realtime();
+            if self.rt.is_none() {
+                ticker = None;
+            } else if ticker.is_none() {
+                let period = self.hub.config.tick;
+                let mut t = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                // A late tick (the actor was busy) runs at once, the next one a period later:
+                // the game slows down rather than bursting.
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticker = Some(t);
+            }
+            let ticking = ticker.is_some();
+            let committing = self.rt.as_ref().is_some_and(|r| r.in_flight.is_some());
             let deadline = self.deadline();
             let timer = async {
                 match deadline {
@@ -275,8 +354,165 @@ impl Actor {
                         Err(Fatal) => return Exit::Release,
                     }
                 }
+                () = async {
+                    if let Some(t) = ticker.as_mut() {
+                        t.tick().await;
+                    }
+                }, if ticking => {
+                    if self.on_tick().is_err() { return Exit::Release; }
+                }
+                done = in_flight_done(&mut self.rt), if committing => {
+                    if self.tick_commit_done(done).await.is_err() { return Exit::Release; }
+                }
                 () = shutdown.cancelled() => return Exit::Release,
             }
+        }
+    }
+
+    /// Starts the tick loop once a real-time session is in progress (after a start, a load
+    /// or a takeover: from the last committed tick); drops it once the session is over.
+    fn ensure_realtime(&mut self) {
+        let running = self.live.state == SessionState::InProgress;
+        let idle = |rt: &Realtime| rt.in_flight.is_none() && rt.buffer.is_empty();
+        if self
+            .rt
+            .as_ref()
+            .is_some_and(|rt| rt.session_id != self.live.session_id && idle(rt))
+        {
+            self.rt = None;
+        }
+        match &self.rt {
+            None if running => {
+                if let Some(sim) = &self.live.sim {
+                    self.rt = Some(Realtime::new(self.live.session_id, sim.clone()));
+                }
+            }
+            Some(rt) if !running && idle(rt) => {
+                self.rt = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// One tick: the inputs since the last one take effect, the simulation advances, and the
+    /// delta is queued for the journal. Never waits: the commit runs in the background (one
+    /// append in flight per game; ticks that complete meanwhile go with the next one). At
+    /// `max_uncommitted_ticks` not yet committed, the simulation holds instead.
+    fn on_tick(&mut self) -> Result<(), Fatal> {
+        let max = self.hub.config.max_uncommitted_ticks;
+        let in_progress = self.live.state == SessionState::InProgress;
+        let Some(rt) = self.rt.as_mut() else {
+            return Ok(());
+        };
+        if !in_progress || rt.sim.is_over() {
+            return Ok(());
+        }
+        if rt.uncommitted() >= max {
+            metrics::counter!("realtime_ticks_held_total").increment(1);
+            return Ok(());
+        }
+        let tick = rt.sim.tick_count() + 1;
+        for (seat, slot) in rt.next_inputs.iter_mut().enumerate() {
+            if let Some(dir) = slot.take() {
+                rt.buffer_inputs.push(TickInput {
+                    tick,
+                    seat: seat as u32,
+                    dir,
+                });
+            }
+        }
+        let delta = rt.sim.tick();
+        let wire = realtime::wire_delta(&delta).map_err(|e| {
+            tracing::error!(game_id = %self.meta.id, error = %e, "cannot convert a tick");
+            Fatal
+        })?;
+        rt.buffer.push(wire);
+        if let Some(winner) = delta.winner {
+            rt.ended = Some(GameResult {
+                outcome: "win".into(),
+                winner: Some(winner as u32),
+                reason: "points".into(),
+                scores: Some(rt.sim.scores().to_vec()),
+            });
+        }
+        metrics::counter!("realtime_ticks_total").increment(1);
+        self.start_tick_commit()
+    }
+
+    /// Sends the buffered ticks (and the `ended` event if they won the session) to the
+    /// journal unless an append of this game is already in flight.
+    fn start_tick_commit(&mut self) -> Result<(), Fatal> {
+        let Some(rt) = self.rt.as_mut() else {
+            return Ok(());
+        };
+        if rt.in_flight.is_some() || rt.buffer.is_empty() {
+            return Ok(());
+        }
+        let ticks = std::mem::take(&mut rt.buffer);
+        let count = ticks.len();
+        let inputs = std::mem::take(&mut rt.buffer_inputs);
+        let mut pending: Vec<Pending> = vec![GameEvent::Ticks { ticks, inputs }.into()];
+        if let Some(result) = rt.ended.take() {
+            pending.push(
+                GameEvent::Ended {
+                    result,
+                    clocks: None,
+                }
+                .into(),
+            );
+        }
+        let at_ms = now_ms();
+        let first = self.live.last_seq() + 1;
+        let entries = self.entries(first, at_ms, &pending).map_err(|_| Fatal)?;
+        let journal = self.hub.journal.clone();
+        let append: AppendFuture = tokio::spawn(async move { journal.append(entries).await });
+        if let Some(rt) = self.rt.as_mut() {
+            rt.in_flight = Some(InFlight {
+                append,
+                pending,
+                first,
+                at_ms,
+                ticks: count,
+            });
+        }
+        Ok(())
+    }
+
+    /// The tick loop's append finished: fold the ticks in, publish them, send the next batch.
+    async fn tick_commit_done(&mut self, done: Result<(), JournalError>) -> Result<(), Fatal> {
+        let Some(f) = self.rt.as_mut().and_then(|rt| rt.in_flight.take()) else {
+            return Ok(());
+        };
+        if let Err(e) = done {
+            tracing::error!(game_id = %self.meta.id, error = %e, "tick journal append failed; reloading the game");
+            return Err(Fatal);
+        }
+        self.after_commit(f.first, f.at_ms, f.pending)
+            .await
+            .map_err(|_| Fatal)?;
+        self.start_tick_commit()
+    }
+
+    /// Commits everything the tick loop has outstanding, in order, before another event is
+    /// built (its seq follows theirs, and its checks must see the committed state).
+    async fn settle(&mut self) -> Result<(), GameError> {
+        loop {
+            let Some(rt) = self.rt.as_mut() else {
+                return Ok(());
+            };
+            if let Some(mut f) = rt.in_flight.take() {
+                if let Err(e) = (&mut f.append).await.unwrap_or(Err(JournalError::Stopped)) {
+                    tracing::error!(game_id = %self.meta.id, error = %e, "tick journal append failed; reloading the game");
+                    return Err(GameError::internal());
+                }
+                self.after_commit(f.first, f.at_ms, f.pending).await?;
+                continue;
+            }
+            if rt.buffer.is_empty() {
+                return Ok(());
+            }
+            self.start_tick_commit()
+                .map_err(|_| GameError::internal())?;
         }
     }
 
@@ -369,6 +605,8 @@ impl Actor {
             .map(|at| at + ttl + 1);
         match clock.into_iter().chain(presence).min() {
             Some(at_ms) => Some(now_instant + Duration::from_millis((at_ms - now).max(0) as u64)),
+            // A running real-time session keeps its actor busy: it never idles out.
+            None if self.rt.is_some() => None,
             None => Some(self.idle_since + self.hub.config.idle_stop),
         }
     }
@@ -392,6 +630,7 @@ impl Actor {
                 .is_some_and(|c| c.running.is_some());
         let idle = self.presence.is_empty()
             && !clock_running
+            && self.rt.is_none()
             && self.idle_since.elapsed() >= self.hub.config.idle_stop;
         Ok(!idle)
     }
@@ -409,6 +648,7 @@ impl Actor {
             outcome: "win".into(),
             winner: Some(self.other(seat)),
             reason: "timeout".into(),
+            scores: None,
         };
         self.commit(vec![GameEvent::Ended { result, clocks }.into()])
             .await
@@ -562,7 +802,13 @@ impl Actor {
     /// Journals a seated player's arrival or departure in a running session.
     async fn presence_changed(&mut self, player: Uuid, before: bool) -> Result<(), Fatal> {
         let now_connected = self.is_connected(player);
-        if before == now_connected || self.live.state != SessionState::InProgress {
+        if before == now_connected {
+            return Ok(());
+        }
+        // A real change (not a refresh): first commit the outstanding ticks, so the state
+        // checked below is the committed one.
+        self.settle().await.map_err(|_| Fatal)?;
+        if self.live.state != SessionState::InProgress {
             return Ok(());
         }
         let Some(seat) = self.live.seat_of(player) else {
@@ -603,6 +849,28 @@ impl Actor {
     }
 
     async fn act(&mut self, player: PlayerRef, action: Action) -> Result<ActOk, GameError> {
+        if let Action::Input { dir } = action {
+            return self.input(&player, dir);
+        }
+        // Every other action sees (and follows) the committed ticks.
+        self.settle().await?;
+        if self.meta.realtime
+            && matches!(
+                action,
+                Action::Move { .. } | Action::ClaimVictory | Action::Draw(_)
+            )
+        {
+            return Err(err(
+                ErrorCode::NotSupported,
+                "real-time games take `input` messages over the WebSocket, and have no draws or claims",
+            ));
+        }
+        if self.meta.realtime && matches!(action, Action::Resign) && self.meta.seats > 2 {
+            return Err(err(
+                ErrorCode::NotSupported,
+                "resigning needs exactly two players: with more, just stop steering",
+            ));
+        }
         if let Action::Move { client_move_id, .. } = &action
             && let Some(done) = self.live.acks.get(&(player.id, client_move_id.clone()))
         {
@@ -642,12 +910,7 @@ impl Actor {
                 .into(),
             ];
             if self.live.seats.iter().filter(|s| s.is_none()).count() == 1 {
-                events.push(
-                    GameEvent::Started {
-                        clocks: self.start_clocks(now_ms()),
-                    }
-                    .into(),
-                );
+                events.push(self.started(now_ms())?.into());
             }
             let seq = self.commit(events).await?;
             return Ok(self.ack(seq, None, session_id));
@@ -658,7 +921,7 @@ impl Actor {
             .ok_or_else(|| err(ErrorCode::NotAParticipant, "you hold no seat in this game"))?;
         let now = now_ms();
         match action {
-            Action::Join => Err(GameError::internal()),
+            Action::Join | Action::Input { .. } => Err(GameError::internal()),
             Action::Move { mv, client_move_id } => {
                 if client_move_id.is_empty() || client_move_id.chars().count() > 64 {
                     return Err(err(
@@ -700,11 +963,13 @@ impl Actor {
                             outcome: "win".into(),
                             winner: Some(seat as u32),
                             reason,
+                            scores: None,
                         },
                         Outcome::Draw => GameResult {
                             outcome: "draw".into(),
                             winner: None,
                             reason,
+                            scores: None,
                         },
                     };
                     events.push(GameEvent::Ended { result, clocks }.into());
@@ -725,6 +990,7 @@ impl Actor {
                     outcome: "win".into(),
                     winner: Some(self.other(seat)),
                     reason: "resignation".into(),
+                    scores: None,
                 };
                 let seq = self.end(result, now).await?;
                 Ok(self.ack(seq, None, session_id))
@@ -756,6 +1022,7 @@ impl Actor {
                             outcome: "draw".into(),
                             winner: None,
                             reason: "agreement".into(),
+                            scores: None,
                         };
                         self.end(result, now).await?
                     }
@@ -765,6 +1032,7 @@ impl Actor {
             Action::Abort => {
                 let can = match state {
                     SessionState::Waiting => true,
+                    SessionState::InProgress if self.meta.realtime => false,
                     SessionState::InProgress => self.live.moves.len() < 2,
                     _ => false,
                 };
@@ -782,6 +1050,7 @@ impl Actor {
                     outcome: "aborted".into(),
                     winner: None,
                     reason: "aborted".into(),
+                    scores: None,
                 };
                 let seq = self.end(result, now).await?;
                 Ok(self.ack(seq, None, session_id))
@@ -808,6 +1077,7 @@ impl Actor {
                     outcome: "win".into(),
                     winner: Some(seat),
                     reason: "abandoned".into(),
+                    scores: None,
                 };
                 let seq = self.end(result, now).await?;
                 Ok(self.ack(seq, None, session_id))
@@ -852,6 +1122,74 @@ impl Actor {
         }
     }
 
+    /// A real-time input: checked against the simulation as it runs (not the committed
+    /// state, which trails it by the commit in flight); takes effect in the next tick.
+    fn input(&mut self, player: &PlayerRef, dir: Direction) -> Result<ActOk, GameError> {
+        if !self.meta.realtime {
+            return Err(err(
+                ErrorCode::NotSupported,
+                "only real-time games take inputs",
+            ));
+        }
+        let seat = self
+            .live
+            .seat_of(player.id)
+            .ok_or_else(|| err(ErrorCode::NotAParticipant, "you hold no seat in this game"))?;
+        self.require_in_progress()?;
+        let Some(rt) = self.rt.as_mut() else {
+            return Err(err(ErrorCode::InvalidState, "the game has not started yet"));
+        };
+        rt.sim
+            .input(seat as usize, realtime::rules_dir(dir))
+            .map_err(|e| {
+                let code = match e {
+                    lightcycles::InputError::SessionOver => ErrorCode::GameOver,
+                    lightcycles::InputError::UnknownSeat(_) => ErrorCode::NotAParticipant,
+                    lightcycles::InputError::Eliminated => ErrorCode::Eliminated,
+                    lightcycles::InputError::Reversal { .. } => ErrorCode::Reversal,
+                };
+                err(code, e.to_string())
+            })?;
+        if let Some(slot) = rt.next_inputs.get_mut(seat as usize) {
+            *slot = Some(dir);
+        }
+        metrics::counter!("realtime_inputs_total").increment(1);
+        Ok(ActOk::Input {
+            tick: rt.sim.tick_count() + 1,
+        })
+    }
+
+    /// The `started` event of a session starting now (real-time kinds: a fresh seed, and
+    /// the spawns it gives).
+    fn started(&self, now: i64) -> Result<GameEvent, GameError> {
+        let clocks = self.start_clocks(now);
+        if !self.meta.realtime {
+            return Ok(GameEvent::Started {
+                clocks,
+                realtime: None,
+                round_start: None,
+            });
+        }
+        let config = realtime::config(
+            &self.meta.settings,
+            self.meta.seats,
+            rand::random::<u64>(),
+            self.hub.config.tick,
+            self.hub.config.countdown,
+        );
+        let spawns = realtime::start(&config)
+            .and_then(|sim| realtime::round_start(&sim))
+            .map_err(|e| {
+                tracing::error!(game_id = %self.meta.id, error = %e, "cannot start a real-time session");
+                GameError::internal()
+            })?;
+        Ok(GameEvent::Started {
+            clocks,
+            realtime: Some(config),
+            round_start: Some(spawns),
+        })
+    }
+
     fn require_in_progress(&self) -> Result<(), GameError> {
         match self.live.state {
             SessionState::InProgress => Ok(()),
@@ -873,7 +1211,10 @@ impl Actor {
         ))
     }
 
-    async fn end(&mut self, result: GameResult, now: i64) -> Result<u64, GameError> {
+    async fn end(&mut self, mut result: GameResult, now: i64) -> Result<u64, GameError> {
+        if result.scores.is_none() {
+            result.scores = self.live.sim.as_ref().map(|s| s.scores().to_vec());
+        }
         let clocks = self.live.clocks.as_ref().map(|c| clock::stopped(c, now));
         self.commit(vec![GameEvent::Ended { result, clocks }.into()])
             .await
@@ -903,9 +1244,7 @@ impl Actor {
                 player: p,
             });
         }
-        events.push(GameEvent::Started {
-            clocks: self.start_clocks(now),
-        });
+        events.push(self.started(now)?);
         let mut records = Vec::new();
         for (i, e) in events.into_iter().enumerate() {
             let seq = i as u64 + 1;
@@ -935,9 +1274,25 @@ impl Actor {
     /// Returns the seq of the first event. On a failed commit the state is untouched and the
     /// error is `internal` (the caller stops the actor).
     async fn commit(&mut self, pending: Vec<Pending>) -> Result<u64, GameError> {
-        let count = pending.len();
+        self.settle().await?;
         let now = now_ms();
         let first = self.live.last_seq() + 1;
+        let entries = self.entries(first, now, &pending)?;
+        if let Err(e) = self.hub.journal.append(entries).await {
+            tracing::error!(game_id = %self.meta.id, error = %e, "journal append failed; reloading the game");
+            return Err(GameError::internal());
+        }
+        self.after_commit(first, now, pending).await?;
+        Ok(first)
+    }
+
+    /// The journal entries of `pending`, numbered from `first`.
+    fn entries(
+        &self,
+        first: u64,
+        now: i64,
+        pending: &[Pending],
+    ) -> Result<Vec<JournalEntry>, GameError> {
         let mut entries = Vec::with_capacity(pending.len());
         for (i, p) in pending.iter().enumerate() {
             let seq = first + i as u64;
@@ -946,10 +1301,17 @@ impl Actor {
                 GameError::internal()
             })?);
         }
-        if let Err(e) = self.hub.journal.append(entries).await {
-            tracing::error!(game_id = %self.meta.id, error = %e, "journal append failed; reloading the game");
-            return Err(GameError::internal());
-        }
+        Ok(entries)
+    }
+
+    /// After `pending` committed as seqs `first…`: apply each to the state and publish it.
+    async fn after_commit(
+        &mut self,
+        first: u64,
+        now: i64,
+        pending: Vec<Pending>,
+    ) -> Result<(), GameError> {
+        let count = pending.len();
         let mut next_live = None;
         for (i, p) in pending.into_iter().enumerate() {
             let seq = first + i as u64;
@@ -978,7 +1340,7 @@ impl Actor {
             }
         }
         metrics::counter!("game_events_total").increment(count as u64);
-        Ok(first)
+        Ok(())
     }
 
     /// Publishes event `index` on the game's events subject: every node's feed delivers it
@@ -996,20 +1358,43 @@ impl Actor {
             // Subscribers notice the gap with the next event and fetch what they missed.
             tracing::warn!(game_id = %self.meta.id, error = %e, "cannot publish an event");
         }
-        // Game starts and results: notifications and presence (issue 9).
-        if let (Some(tap), Some(event)) = (self.hub.social_tap.get(), self.live.events.get(index))
-            && matches!(
-                event.event,
-                GameEvent::Started { .. } | GameEvent::Ended { .. }
-            )
+        // Ticks concern only the game's subscribers: no system messages, no notifications.
+        if self
+            .live
+            .events
+            .get(index)
+            .is_some_and(|e| matches!(e.event, GameEvent::Ticks { .. }))
         {
-            let note = crate::chat::SystemNote {
-                game_id: self.meta.id,
-                seats: self.live.seats.clone(),
-                event: event.event.clone(),
+            return;
+        }
+        // Game starts and results: notifications and presence (issue 9). So do the moves of a
+        // long game (`social::is_long_game`): the mover's "your turn" is done with, and the
+        // player to move is told — when not following the game on any node (`turn_of`).
+        if let (Some(tap), Some(event)) = (self.hub.social_tap.get(), self.live.events.get(index)) {
+            let (wanted, turn_of) = match &event.event {
+                GameEvent::Started { .. } | GameEvent::Ended { .. } => (true, None),
+                GameEvent::Moved { to_move, .. }
+                    if crate::social::is_long_game(&self.meta.settings) =>
+                {
+                    let away = to_move
+                        .filter(|_| self.live.state == SessionState::InProgress)
+                        .and_then(|next| self.live.seats.get(next as usize).cloned().flatten())
+                        .map(|p| p.id)
+                        .filter(|id| !self.is_connected(*id));
+                    (true, away)
+                }
+                _ => (false, None),
             };
-            if tap.try_send(note).is_err() {
-                metrics::counter!("social_notes_dropped_total").increment(1);
+            if wanted {
+                let note = crate::chat::SystemNote {
+                    game_id: self.meta.id,
+                    seats: self.live.seats.clone(),
+                    event: event.event.clone(),
+                    turn_of,
+                };
+                if tap.try_send(note).is_err() {
+                    metrics::counter!("social_notes_dropped_total").increment(1);
+                }
             }
         }
         // The chat's system messages (joins, leaves, draw offers, results), in commit order.
@@ -1018,6 +1403,7 @@ impl Actor {
                 game_id: self.meta.id,
                 seats: self.live.seats.clone(),
                 event: event.event.clone(),
+                turn_of: None,
             };
             if tap.try_send(note).is_err() {
                 metrics::counter!("chat_system_notes_dropped_total").increment(1);
@@ -1074,6 +1460,11 @@ impl Actor {
                         seat: i as i64,
                         result: r.into(),
                         score,
+                        points: result
+                            .scores
+                            .as_ref()
+                            .and_then(|s| s.get(i))
+                            .map(|p| i64::from(*p)),
                     });
                 }
             }

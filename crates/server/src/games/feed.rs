@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use uuid::Uuid;
-use versus_protocol::{ErrorCode, PlayerRef, ServerMessage, close_code};
+use versus_protocol::{ErrorCode, PlayerRef, Role, ServerMessage, Visibility, close_code};
 
 use super::{FeedStart, GameHub, GameReply, GameRequest, Kick, Wire};
 use crate::bus::game_events_subject;
@@ -305,6 +305,24 @@ impl Feed {
                 return;
             }
         };
+        // A private game is followed only by its insiders (its players are, by their seat).
+        // (Without a snapshot, as on a resume, the store says.)
+        let public = start
+            .snapshot
+            .as_ref()
+            .is_some_and(|v| v.settings.visibility == Visibility::Public);
+        if !public
+            && matches!(start.role, Role::Spectator)
+            && let Err(e) = super::visibility::check(
+                self.feeds.inner.hub.store(),
+                self.game_id,
+                Some(sub.player.id),
+            )
+            .await
+        {
+            sub.fail(self.game_id, e.code, &e.message);
+            return;
+        }
         let reply = ServerMessage::Subscribed {
             id: sub.request_id.clone(),
             game_id: self.game_id,
@@ -393,7 +411,7 @@ impl Feed {
                 continue;
             }
             let seq = e.seq;
-            if let Ok(json) = serde_json::to_string(&ServerMessage::Event(e)) {
+            if let Ok(json) = serde_json::to_string(&super::state::wire_message(e)) {
                 self.deliver(session, seq, &Wire::from(json));
             }
         }

@@ -19,7 +19,9 @@
 pub mod actor;
 pub mod feed;
 pub mod journal;
+pub mod realtime;
 pub mod state;
+pub mod visibility;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -54,6 +56,13 @@ pub struct GameConfig {
     pub replay_limit: usize,
     /// An actor with no present players and no pending deadline stops after this long.
     pub idle_stop: Duration,
+    /// Real-time kinds: the time between two ticks (`realtime_tick_hz`).
+    pub tick: Duration,
+    /// Real-time kinds: how long cycles stand still after each spawn.
+    pub countdown: Duration,
+    /// Real-time kinds: most ticks run but not yet committed; at the cap the simulation
+    /// holds (skips ticks) until the journal catches up. Bounds what a crash can lose.
+    pub max_uncommitted_ticks: usize,
     /// How long a game's lease lasts without renewal (failover time).
     pub lease_ttl: Duration,
     /// How often a node renews its leases (and records its heartbeat).
@@ -64,6 +73,9 @@ pub struct GameConfig {
     pub presence_ttl: Duration,
     /// How long one bus request waits for the owner's reply.
     pub request_timeout: Duration,
+    /// Games (waiting or in progress) one player may sit in at once; 0: no limit. Checked
+    /// when a player creates or joins a game.
+    pub max_open_games_per_player: usize,
 }
 
 /// Why a game request failed.
@@ -137,6 +149,10 @@ pub enum Action {
     Abort,
     ClaimVictory,
     Rematch,
+    /// Real-time kinds: steer.
+    Input {
+        dir: versus_protocol::realtime::Direction,
+    },
 }
 
 /// What an accepted action returns.
@@ -144,6 +160,10 @@ pub enum Action {
 pub enum ActOk {
     Move(MoveAck),
     Action(ActionAck),
+    /// An accepted real-time input: it takes effect in `tick`.
+    Input {
+        tick: u64,
+    },
 }
 
 /// What a node's feed needs to start following a game for one subscriber.
@@ -309,6 +329,37 @@ impl GameHub {
         let _ = self.inner.social_tap.set(tap);
     }
 
+    /// Hands the opening events of a session that was created already started, outside any
+    /// actor (matchmaking seats both players in its pairing transaction), to the chat's and
+    /// the social side's taps — what an owner does for the events it commits. Best effort,
+    /// like the taps.
+    pub fn announce_opening(
+        &self,
+        game_id: Uuid,
+        seats: &[Option<versus_protocol::PlayerRef>],
+        events: &[versus_protocol::GameEvent],
+    ) {
+        for event in events {
+            let note = || crate::chat::SystemNote {
+                game_id,
+                seats: seats.to_vec(),
+                event: event.clone(),
+                turn_of: None,
+            };
+            if let Some(tap) = self.inner.event_tap.get()
+                && tap.try_send(note()).is_err()
+            {
+                metrics::counter!("chat_system_notes_dropped_total").increment(1);
+            }
+            if matches!(event, versus_protocol::GameEvent::Started { .. })
+                && let Some(tap) = self.inner.social_tap.get()
+                && tap.try_send(note()).is_err()
+            {
+                metrics::counter!("social_notes_dropped_total").increment(1);
+            }
+        }
+    }
+
     /// Starts this node's background duties: lease renewal (and the node heartbeat), and
     /// adopting orphaned in-progress games (failover and crash recovery). Call once.
     pub fn start_background(&self) {
@@ -440,6 +491,66 @@ impl GameHub {
             GameReply::Events(e) => Ok(e),
             _ => Err(GameError::internal()),
         }
+    }
+
+    /// [`GameHub::act`] on behalf of a client (REST or WebSocket): a private game the player
+    /// may not see answers `not_found`, as if it did not exist (see [`visibility`]). Joining
+    /// checks first; other actions only when refused for lack of a seat, so a seated
+    /// player's moves cost no extra query.
+    pub async fn act_as_client(
+        &self,
+        game_id: Uuid,
+        player: PlayerRef,
+        action: Action,
+    ) -> Result<ActOk, GameError> {
+        let viewer = player.id;
+        if matches!(action, Action::Join) {
+            visibility::check(self.store(), game_id, Some(viewer)).await?;
+            self.check_open_games(viewer).await?;
+        }
+        match self.act(game_id, player, action).await {
+            Err(e) if e.code == ErrorCode::NotAParticipant => {
+                visibility::check(self.store(), game_id, Some(viewer)).await?;
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    /// The open-games quota: `limit_reached` when `player` already sits in
+    /// `max_open_games_per_player` games that are waiting or in progress. (Two concurrent
+    /// requests may both pass; the quota bounds what one player holds, not exactly.)
+    pub async fn check_open_games(&self, player: Uuid) -> Result<(), GameError> {
+        let max = self.config().max_open_games_per_player;
+        if max == 0 {
+            return Ok(());
+        }
+        let mut open = 0;
+        for state in ["waiting", "in_progress"] {
+            let rows = self
+                .store()
+                .list_games(&versus_store::LobbyQuery {
+                    state: Some(state.to_string()),
+                    kind: None,
+                    include_private: true,
+                    player_id: Some(player),
+                    limit: max as i64,
+                    offset: 0,
+                })
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "counting open games failed");
+                    GameError::internal()
+                })?;
+            open += rows.len();
+        }
+        if open >= max {
+            return Err(GameError::new(
+                ErrorCode::LimitReached,
+                format!("you already sit in {max} open games; finish or abort one first"),
+            ));
+        }
+        Ok(())
     }
 
     pub async fn act(

@@ -27,6 +27,8 @@ pub struct GameMeta {
     pub created_at_ms: i64,
     pub seats: usize,
     pub supports_draw_offers: bool,
+    /// A real-time kind: the actor runs a tick loop while the session is in progress.
+    pub realtime: bool,
 }
 
 /// A committed event, with its wire form serialized once for every subscriber.
@@ -67,6 +69,8 @@ pub struct Live {
     pub holds: Vec<Option<i64>>,
     /// Set once a rematch started: the new session.
     pub rematch_session: Option<Uuid>,
+    /// Real-time kinds, once started: the simulation as of the last committed tick.
+    pub sim: Option<versus_rules::lightcycles::State>,
 }
 
 impl Live {
@@ -88,6 +92,7 @@ impl Live {
             rematch_offers: BTreeSet::new(),
             holds: vec![None; meta.seats],
             rematch_session: None,
+            sim: None,
         })
     }
 
@@ -104,7 +109,7 @@ impl Live {
 
     /// The seat to move while in progress.
     pub fn to_move(&self) -> Option<u32> {
-        if self.state != SessionState::InProgress {
+        if self.state != SessionState::InProgress || self.sim.is_some() {
             return None;
         }
         self.rules.status().to_move().map(|s| s as u32)
@@ -133,10 +138,44 @@ impl Live {
                     .ok_or("seat out of range")?;
                 *slot = Some(player.clone());
             }
-            GameEvent::Started { clocks } => {
+            GameEvent::Started {
+                clocks,
+                realtime,
+                round_start,
+            } => {
                 self.state = SessionState::InProgress;
                 self.start_ms = Some(at_ms);
                 self.clocks = clocks.clone();
+                if let Some(config) = realtime {
+                    let sim = super::realtime::start(config)?;
+                    if round_start.as_ref() != Some(&super::realtime::round_start(&sim)?) {
+                        return Err("the journaled spawns do not replay".into());
+                    }
+                    self.sim = Some(sim);
+                }
+            }
+            GameEvent::Ticks { ticks, inputs } => {
+                let sim = self
+                    .sim
+                    .as_mut()
+                    .ok_or("ticks before the session started")?;
+                for delta in ticks {
+                    if delta.tick != sim.tick_count() + 1 {
+                        return Err(format!(
+                            "tick {} does not follow {}",
+                            delta.tick,
+                            sim.tick_count()
+                        ));
+                    }
+                    for input in inputs.iter().filter(|i| i.tick == delta.tick) {
+                        sim.input(input.seat as usize, super::realtime::rules_dir(input.dir))
+                            .map_err(|e| format!("journal input refused: {e}"))?;
+                    }
+                    let replayed = super::realtime::wire_delta(&sim.tick())?;
+                    if &replayed != delta {
+                        return Err(format!("tick {} does not replay", delta.tick));
+                    }
+                }
             }
             GameEvent::Moved {
                 seat,
@@ -214,7 +253,7 @@ impl Live {
             at: time_from_ms(at_ms),
             event: event.clone(),
         };
-        let wire: bytes::Bytes = serde_json::to_vec(&ServerMessage::Event(envelope))
+        let wire: bytes::Bytes = serde_json::to_vec(&wire_message(envelope))
             .map_err(|e| format!("cannot serialize event: {e}"))?
             .into();
         self.events.push(Committed {
@@ -282,12 +321,32 @@ impl Live {
             end_time: self.end_ms.map(time_from_ms),
             clocks: self.clocks.clone(),
             result: self.result.clone(),
-            position: self.rules.view(),
+            position: match &self.sim {
+                Some(sim) => sim.snapshot_json(),
+                // A real-time session has no board before it starts (its size and spawns
+                // come with `started`).
+                None if meta.realtime => serde_json::Value::Null,
+                None => self.rules.view(),
+            },
             to_move: self.to_move(),
             draw_offer: self.draw_offer,
             rematch_offers: self.rematch_offers.iter().copied().collect(),
             last_seq: self.last_seq(),
         }
+    }
+}
+
+/// How a committed event is sent to subscribers: `ticks` journal events as `ticks` messages
+/// (the deltas only), everything else as `event`.
+pub fn wire_message(envelope: EventEnvelope) -> ServerMessage {
+    match envelope.event {
+        GameEvent::Ticks { ticks, .. } => ServerMessage::Ticks {
+            game_id: envelope.game_id,
+            session_id: envelope.session_id,
+            seq: envelope.seq,
+            ticks,
+        },
+        _ => ServerMessage::Event(envelope),
     }
 }
 

@@ -14,12 +14,16 @@
 //! pass is maximal: after it, no two waiting tickets of a pool are compatible (a compatible
 //! pair left over would have been taken when the older of them was visited).
 //!
-//! **Pairing** creates the game in the pass's transaction with the older ticket's player
-//! seated (the same rows as `POST /api/v1/games`, `routes::games::new_game_rows`); after the
-//! commit the other player joins through the game's actor (the same path as
-//! `POST /api/v1/games/{id}/join`), which starts the session; then both players are told at
-//! once with a `ticket` message (state `matched`) on every connection of theirs, on any node
-//! (bus subject `versus.matchmaking.players`). REST clients poll the ticket.
+//! **Pairing** creates the game in the pass's transaction, already started: the rows of
+//! `POST /api/v1/games` (`routes::games::new_game_rows`, the older ticket's player seated at
+//! random) plus the other player's seat and the `seat_taken` and `started` events a join
+//! would have journaled — exactly what a rematch session looks like. So a crash at any moment
+//! leaves either two waiting tickets or a started game with both seats, never a game with one
+//! seat; the game's first owner (a subscriber's node, or any node adopting orphaned games)
+//! loads it from the journal like any other. After the commit the opening events go to the
+//! chat and social taps (`GameHub::announce_opening`), and both players are told at once with
+//! a `ticket` message (state `matched`) on every connection of theirs, on any node (bus
+//! subject `versus.matchmaking.players`). REST clients poll the ticket.
 //!
 //! **Liveness**: a ticket carries `alive_until`; each node pushes it forward for the players
 //! it holds a WebSocket of (and a REST poll pushes it too), so a ticket expires
@@ -36,14 +40,16 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use versus_protocol::{
-    ErrorCode, FieldError, GameSettings, PlayerRef, SeatChoice, ServerMessage, Ticket,
-    TicketRequest, TicketState, TimeControl, Visibility,
+    ErrorCode, FieldError, GameEvent, GameSettings, PlayerRef, SeatChoice, ServerMessage,
+    SessionState, Ticket, TicketRequest, TicketState, TimeControl, Visibility,
 };
-use versus_store::{DynStore, MatchPlan, NewTicket, StoreError, TicketRecord};
+use versus_store::{
+    DynStore, EventRecord, MatchPlan, NewSeat, NewTicket, StoreError, TicketRecord,
+};
 
 use crate::bus::Bus;
 use crate::error::ApiError;
-use crate::games::{Action, GameHub, Wire};
+use crate::games::{GameHub, Wire};
 use crate::{now_ms, time_from_ms};
 
 /// The rating of a player with no rated game of the kind.
@@ -74,6 +80,9 @@ pub struct MatchmakingConfig {
     /// How long a ticket outlives its player's last connection (or last REST poll).
     pub grace: Duration,
     pub gap: GapBound,
+    /// Real-time kinds: the tick and countdown of a paired session (as `GameConfig`'s).
+    pub realtime_tick: Duration,
+    pub realtime_countdown: Duration,
 }
 
 /// The pool a request waits in: kind, time control and rated must all be equal.
@@ -400,13 +409,7 @@ impl Matchmaker {
                 .await;
         }
         for pool in pools {
-            let gap = self.inner.cfg.gap;
-            let planner = move |tickets: &[TicketRecord], blocks: &[(Uuid, Uuid)]| {
-                plan(tickets, blocks, gap, now)
-                    .into_iter()
-                    .filter_map(|(i, j)| match_plan(&tickets[i], &tickets[j], now).ok())
-                    .collect::<Vec<MatchPlan>>()
-            };
+            let planner = pairing_planner(&self.inner.cfg, now);
             let plans = self.inner.store.pair_tickets(&pool, now, &planner).await?;
             for p in plans {
                 self.start_match(p).await;
@@ -415,8 +418,8 @@ impl Matchmaker {
         Ok(())
     }
 
-    /// After the commit: the second player joins through the game's actor (which starts the
-    /// session); then both players hear of it at once.
+    /// After the commit (the game is started, both seated): the chat and the social side hear
+    /// of the opening, then both players at once.
     async fn start_match(&self, p: MatchPlan) {
         let (Ok(Some(a)), Ok(Some(b))) = (
             self.inner.store.ticket(p.tickets[0]).await,
@@ -429,18 +432,34 @@ impl Matchmaker {
             id: b.player_id,
             username: b.username.clone(),
         };
-        if let Err(e) = self
-            .inner
-            .games
-            .act(p.game.id, second.clone(), Action::Join)
-            .await
-        {
-            tracing::warn!(game = %p.game.id, code = ?e.code, "matchmaking: the second player could not join");
-        }
         let first = PlayerRef {
             id: a.player_id,
             username: a.username.clone(),
         };
+        let mut seats: Vec<Option<PlayerRef>> = vec![None; 2];
+        for seat in &p.first.seats {
+            if let Some(slot) = usize::try_from(seat.seat)
+                .ok()
+                .and_then(|i| seats.get_mut(i))
+            {
+                *slot = Some(if seat.player_id == a.player_id {
+                    first.clone()
+                } else {
+                    second.clone()
+                });
+            }
+        }
+        // The creator's seat is not announced for a created game either; the rest is.
+        let opening: Vec<GameEvent> = p
+            .first
+            .events
+            .iter()
+            .filter(|r| r.seq > 1)
+            .filter_map(|r| serde_json::from_str(&r.payload).ok())
+            .collect();
+        self.inner
+            .games
+            .announce_opening(p.game.id, &seats, &opening);
         let gap = self.inner.cfg.gap;
         let ta = ticket_view(&a, Some(second), gap);
         let tb = ticket_view(&b, Some(first), gap);
@@ -463,9 +482,34 @@ impl Matchmaker {
     }
 }
 
-/// The game a pair plays: the older ticket's player seated (at random), public, with the
-/// requested time control and rated setting.
-fn match_plan(a: &TicketRecord, b: &TicketRecord, now: i64) -> Result<MatchPlan, ApiError> {
+/// What a pairing pass hands `Store::pair_tickets`: the pairs [`plan`] picks, each with its
+/// game, created started with both players seated.
+pub fn pairing_planner(
+    cfg: &MatchmakingConfig,
+    now: i64,
+) -> impl Fn(&[TicketRecord], &[(Uuid, Uuid)]) -> Vec<MatchPlan> + Send + Sync + use<> {
+    let (gap, tick, countdown) = (cfg.gap, cfg.realtime_tick, cfg.realtime_countdown);
+    move |tickets: &[TicketRecord], blocks: &[(Uuid, Uuid)]| {
+        plan(tickets, blocks, gap, now)
+            .into_iter()
+            .filter_map(|(i, j)| {
+                match_plan(&tickets[i], &tickets[j], now, tick, countdown)
+                    .inspect_err(|e| tracing::error!(error = ?e, "cannot plan a paired game"))
+                    .ok()
+            })
+            .collect()
+    }
+}
+
+/// The game a pair plays: public, with the requested time control and rated setting, both
+/// players seated (the older ticket's player at a random seat) and the session started.
+fn match_plan(
+    a: &TicketRecord,
+    b: &TicketRecord,
+    now: i64,
+    tick: Duration,
+    countdown: Duration,
+) -> Result<MatchPlan, ApiError> {
     let settings = GameSettings {
         time_control: a
             .time_control
@@ -476,6 +520,9 @@ fn match_plan(a: &TicketRecord, b: &TicketRecord, now: i64) -> Result<MatchPlan,
         rated: a.rated,
         visibility: Visibility::Public,
         creator_seat: SeatChoice::Random,
+        // Real-time kinds: a pair plays a two-player session to the default points.
+        players: None,
+        points_to_win: None,
     };
     let creator = PlayerRef {
         id: a.player_id,
@@ -485,7 +532,7 @@ fn match_plan(a: &TicketRecord, b: &TicketRecord, now: i64) -> Result<MatchPlan,
         .chars()
         .take(80)
         .collect();
-    let (game, first) = crate::routes::games::new_game_rows(
+    let (game, mut first) = crate::routes::games::new_game_rows(
         &a.kind,
         name,
         Some("Paired by matchmaking".into()),
@@ -493,6 +540,68 @@ fn match_plan(a: &TicketRecord, b: &TicketRecord, now: i64) -> Result<MatchPlan,
         &creator,
         now,
     )?;
+    // The other player takes the other seat and the session starts, in the same rows: what
+    // the join would have journaled (seq 2 and 3), committed with the pairing.
+    let session_id = first.session.id;
+    let creator_seat = first.seats.first().map_or(0, |s| s.seat);
+    let other_seat = 1 - creator_seat;
+    let clocks = settings.time_control.map(|tc| {
+        crate::games::state::clock::start(
+            2,
+            i64::from(tc.initial_seconds) * 1000,
+            i64::from(tc.increment_seconds) * 1000,
+            Some(0),
+            now,
+        )
+    });
+    // A real-time kind starts with its seed and first round, as the actor's `started` would.
+    let started = if versus_rules::kind(&a.kind).is_some_and(|k| k.realtime) {
+        use crate::games::realtime;
+        let config = realtime::config(&settings, 2, rand::random::<u64>(), tick, countdown);
+        let spawns = realtime::start(&config)
+            .and_then(|sim| realtime::round_start(&sim))
+            .map_err(ApiError::internal)?;
+        GameEvent::Started {
+            clocks,
+            realtime: Some(config),
+            round_start: Some(spawns),
+        }
+    } else {
+        GameEvent::Started {
+            clocks,
+            realtime: None,
+            round_start: None,
+        }
+    };
+    let opening = [
+        GameEvent::SeatTaken {
+            seat: other_seat as u32,
+            player: PlayerRef {
+                id: b.player_id,
+                username: b.username.clone(),
+            },
+        },
+        started,
+    ];
+    for (i, event) in opening.iter().enumerate() {
+        first.events.push(EventRecord {
+            session_id,
+            seq: 2 + i as i64,
+            at_ms: now,
+            event_type: event.type_name().into(),
+            player_id: None,
+            client_move_id: None,
+            payload: serde_json::to_string(event).map_err(ApiError::internal)?,
+        });
+    }
+    first.seats.push(NewSeat {
+        session_id,
+        seat: other_seat,
+        player_id: b.player_id,
+        joined_at_ms: now,
+    });
+    first.session.state = SessionState::InProgress.as_str().into();
+    first.session.start_time_ms = Some(now);
     Ok(MatchPlan {
         tickets: [a.id, b.id],
         game,

@@ -17,10 +17,10 @@ use versus_protocol::{
 };
 use versus_store::{EventRecord, LobbyQuery, NewGame, NewSeat, NewSession, NewSessionBundle};
 
-use crate::auth::Authed;
+use crate::auth::{Authed, MaybeAuthed};
 use crate::domain;
 use crate::error::ApiError;
-use crate::games::{ActOk, Action};
+use crate::games::{ActOk, Action, visibility};
 use crate::routes::ApiJson;
 use crate::state::AppState;
 use crate::{now_ms, time_from_ms};
@@ -48,7 +48,9 @@ fn player_ref(a: &Authed) -> PlayerRef {
     }
 }
 
-fn settings_info() -> Vec<SettingInfo> {
+/// The settings a kind accepts: real-time kinds have no clock but a number of players and
+/// the points that win.
+fn settings_info(realtime: bool) -> Vec<SettingInfo> {
     [
         (
             "time_control",
@@ -66,8 +68,21 @@ fn settings_info() -> Vec<SettingInfo> {
             "creator_seat",
             "first, second or random: the creator's seat",
         ),
+        (
+            "players",
+            "real-time kinds only: 2 to 4 players (default 2); the session starts when all are seated",
+        ),
+        (
+            "points_to_win",
+            "real-time kinds only: the points that win the session, 1 to 25 (default 3)",
+        ),
     ]
     .into_iter()
+    .filter(|(n, _)| match *n {
+        "time_control" => !realtime,
+        "players" | "points_to_win" => realtime,
+        _ => true,
+    })
     .map(|(n, d)| SettingInfo {
         name: n.into(),
         description: d.into(),
@@ -91,7 +106,7 @@ async fn list_kinds() -> Json<KindList> {
                 supports_draw_offers: k.supports_draw_offers,
                 supports_clock: k.supports_clock,
                 move_format: k.move_format.into(),
-                settings: settings_info(),
+                settings: settings_info(k.realtime),
             })
             .collect(),
     })
@@ -136,6 +151,36 @@ fn validate_create(req: &CreateGameRequest) -> Result<(String, Option<String>), 
             None
         }
     };
+    let realtime = versus_rules::kind(&req.kind).is_some_and(|k| k.realtime);
+    for (field, value, range) in [
+        ("settings.players", req.settings.players, 2..=4),
+        (
+            "settings.points_to_win",
+            req.settings.points_to_win,
+            1..=crate::games::realtime::MAX_POINTS,
+        ),
+    ] {
+        match value {
+            Some(_) if !realtime => errors.push(FieldError {
+                field: field.into(),
+                reason: "not_supported".into(),
+                message: "only real-time kinds take this setting".into(),
+            }),
+            Some(v) if !range.contains(&v) => errors.push(FieldError {
+                field: field.into(),
+                reason: "out_of_range".into(),
+                message: format!("must be between {} and {}", range.start(), range.end()),
+            }),
+            _ => {}
+        }
+    }
+    if realtime && req.settings.time_control.is_some() {
+        errors.push(FieldError {
+            field: "settings.time_control".into(),
+            reason: "not_supported".into(),
+            message: "real-time kinds have no clock".into(),
+        });
+    }
     if let Some(tc) = req.settings.time_control {
         if !(1..=86_400).contains(&tc.initial_seconds) {
             errors.push(FieldError {
@@ -230,6 +275,7 @@ pub(crate) fn new_game_rows(
         (status = 201, description = "The new game", body = GameView),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`limit_reached`: the caller already sits in `max_open_games_per_player` open games", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`unknown_kind`, `validation_failed` or `malformed_request`", body = Problem, content_type = "application/problem+json"),
@@ -240,6 +286,7 @@ async fn create_game(
     ApiJson(req): ApiJson<CreateGameRequest>,
 ) -> Result<(StatusCode, Json<GameView>), ApiError> {
     let (name, description) = validate_create(&req)?;
+    state.games.check_open_games(authed.player.id).await?;
     let (game, first) = new_game_rows(
         &req.kind,
         name,
@@ -360,13 +407,20 @@ async fn page(
 
 /// A game and its current session: participants, state, moves, clocks, result, position.
 #[utoipa::path(get, path = "/api/v1/games/{id}", tag = "games",
+    security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "The game id")),
     responses(
         (status = 200, description = "The game", body = GameView),
         (status = 400, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such game", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A token was sent and it is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such game, or a private game the caller may not see", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn get_game(State(state): State<AppState>, id: GameId) -> Result<Json<GameView>, ApiError> {
+async fn get_game(
+    State(state): State<AppState>,
+    id: GameId,
+    viewer: MaybeAuthed,
+) -> Result<Json<GameView>, ApiError> {
+    visibility::check(state.games.store(), id.0, viewer.player_id()).await?;
     Ok(Json(state.games.snapshot(id.0).await?))
 }
 
@@ -379,15 +433,18 @@ struct EventsParams {
 
 /// The current session's journal after a sequence number.
 #[utoipa::path(get, path = "/api/v1/games/{id}/events", tag = "games",
+    security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "The game id"), EventsParams),
     responses(
         (status = 200, description = "Events in seq order", body = EventList),
         (status = 400, description = "Invalid id or query", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such game", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A token was sent and it is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such game, or a private game the caller may not see", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn get_events(
     State(state): State<AppState>,
     id: GameId,
+    viewer: MaybeAuthed,
     query: Result<Query<EventsParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<EventList>, ApiError> {
     let Query(q) = query.map_err(|e| {
@@ -397,6 +454,7 @@ async fn get_events(
             e.body_text(),
         )
     })?;
+    visibility::check(state.games.store(), id.0, viewer.player_id()).await?;
     Ok(Json(EventList {
         events: state.games.events(id.0, q.after.unwrap_or(0)).await?,
     }))
@@ -438,9 +496,15 @@ async fn action(
     authed: &Authed,
     action: Action,
 ) -> Result<Json<ActionAck>, ApiError> {
-    match state.games.act(id.0, player_ref(authed), action).await? {
+    match state
+        .games
+        .act_as_client(id.0, player_ref(authed), action)
+        .await?
+    {
         ActOk::Action(ack) => Ok(Json(ack)),
-        ActOk::Move(_) => Err(ApiError::internal("a non-move action returned a move ack")),
+        ActOk::Move(_) | ActOk::Input { .. } => {
+            Err(ApiError::internal("a non-move action returned a move ack"))
+        }
     }
 }
 
@@ -452,8 +516,8 @@ async fn action(
         (status = 200, description = "Seated (committed)", body = ActionAck),
         (status = 400, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such game", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`game_full`, `already_seated` or `game_over`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such game, or a private game the caller may not see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`game_full`, `already_seated`, `game_over` or `limit_reached` (too many open games)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`overloaded`", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn join(
@@ -492,9 +556,15 @@ async fn make_move(
         mv: req.mv,
         client_move_id: req.client_move_id,
     };
-    match state.games.act(id.0, player_ref(&authed), action).await? {
+    match state
+        .games
+        .act_as_client(id.0, player_ref(&authed), action)
+        .await?
+    {
         ActOk::Move(ack) => Ok(Json(ack)),
-        ActOk::Action(_) => Err(ApiError::internal("a move returned an action ack")),
+        ActOk::Action(_) | ActOk::Input { .. } => {
+            Err(ApiError::internal("a move returned an action ack"))
+        }
     }
 }
 

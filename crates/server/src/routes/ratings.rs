@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(leaderboard))
         .routes(routes!(leaderboard_around))
+        .routes(routes!(points_leaderboard))
         .routes(routes!(player_stats))
         .routes(routes!(player_games))
         .routes(routes!(game_pgn))
@@ -151,6 +152,49 @@ async fn leaderboard(
     Ok(Json(
         read_board(&state.store, &kind, limit, q.offset.unwrap_or(0)).await?,
     ))
+}
+
+/// A page of a real-time kind's points leaderboard: points scored over all finished
+/// sessions (light cycles: rounds won), most first; every player with a finished session
+/// appears, rated or not. Turn-based kinds have no points: their board is empty.
+#[utoipa::path(get, path = "/api/v1/leaderboards/{kind}/points", tag = "ratings",
+    params(("kind" = String, Path, description = "The game kind, e.g. `lightcycles`"), PageParams),
+    responses(
+        (status = 200, description = "The page", body = versus_protocol::PointsLeaderboard),
+        (status = 400, description = "Invalid query", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such game kind", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "limit out of range", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn points_leaderboard(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    query: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<versus_protocol::PointsLeaderboard>, ApiError> {
+    let Query(q) = query.map_err(bad_query)?;
+    known_kind(&kind)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=MAX_LEADERBOARD_LIMIT).contains(&limit) {
+        return Err(out_of_range("limit", "1 to 100"));
+    }
+    let offset = q.offset.unwrap_or(0).min(i64::MAX as u64 / 2);
+    let rows = state
+        .store
+        .points_leaderboard(&kind, i64::from(limit), offset as i64)
+        .await?;
+    Ok(Json(versus_protocol::PointsLeaderboard {
+        kind,
+        leaderboard: rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| versus_protocol::PointsEntry {
+                rank: offset + i as u64 + 1,
+                player_name: r.username,
+                player_id: r.player_id,
+                points: r.points,
+                sessions: r.sessions.max(0) as u64,
+            })
+            .collect(),
+    }))
 }
 
 fn out_of_range(field: &str, range: &str) -> ApiError {
@@ -362,16 +406,19 @@ struct PgnParams {
 /// A chess session in PGN (Portable Game Notation), with the Seven Tag Roster. A session in
 /// progress has result `*`.
 #[utoipa::path(get, path = "/api/v1/games/{id}/pgn", tag = "ratings",
+    security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "The game id"), PgnParams),
     responses(
+        (status = 401, description = "A token was sent and it is not valid", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The PGN text", body = String, content_type = "application/x-chess-pgn"),
         (status = 400, description = "Invalid id or query", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such game or session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such game or session (or a private game the caller may not see)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not a chess game (`not_supported`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn game_pgn(
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
+    viewer: crate::auth::MaybeAuthed,
     query: Result<Query<PgnParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(bad_query)?;
@@ -382,6 +429,9 @@ async fn game_pgn(
             "the game id is not a UUID",
         )
     })?;
+    if !crate::games::visibility::may_see(&state.store, id, viewer.player_id()).await? {
+        return Err(ApiError::not_found("game"));
+    }
     let game = state
         .store
         .game(id)

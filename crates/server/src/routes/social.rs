@@ -13,9 +13,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 use versus_protocol::{
     ErrorCode, Friend, FriendList, FriendRequest, FriendRequestCreate, FriendRequestResult,
-    FriendRequestStatus, Invite, InviteAccepted, InviteCreate, InviteLink, InviteList, InviteState,
-    NotificationKind, NotificationPage, NotificationsMarked, NotificationsRead, PlayerRef,
-    Presence, PresenceStatus, Problem,
+    FriendRequestStatus, Invite, InviteAccepted, InviteCreate, InviteLink, InviteLinkInfo,
+    InviteList, InviteState, NotificationKind, NotificationPage, NotificationsMarked,
+    NotificationsRead, PlayerRef, Presence, PresenceStatus, Problem,
 };
 use versus_store::{FriendRequestOutcome, InviteRecord, NewInvite, PlayerRecord};
 
@@ -40,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(accept_invite))
         .routes(routes!(decline_invite))
         .routes(routes!(cancel_invite))
+        .routes(routes!(show_link))
         .routes(routes!(accept_link))
         .routes(routes!(list_notifications))
         .routes(routes!(mark_read))
@@ -663,6 +664,39 @@ async fn cancel_invite(
 }
 
 /// Take a seat through an invite link's code (until it expires or is revoked).
+/// What an invite link invites to (the game, its creator, whether the link is still usable),
+/// so a client can show it before the player joins. Blocks are not checked here: using the
+/// link is (`POST /api/v1/invite-links/{code}/accept`).
+#[utoipa::path(get, path = "/api/v1/invite-links/{code}", tag = "social",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "The link's code")),
+    responses(
+        (status = 200, description = "The invite and its game", body = InviteLinkInfo),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such link", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn show_link(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    _authed: Authed,
+) -> Result<Json<InviteLinkInfo>, ApiError> {
+    let invite = state
+        .store
+        .invite_by_code_hash(&crate::auth::token_hash(&code))
+        .await?
+        .ok_or_else(|| ApiError::not_found("invite link"))?;
+    let game = state
+        .store
+        .game(invite.game_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("invite link"))?;
+    Ok(Json(InviteLinkInfo {
+        invite: invite_view(&invite, now_ms()),
+        kind: game.kind,
+        name: game.name,
+    }))
+}
+
 #[utoipa::path(post, path = "/api/v1/invite-links/{code}/accept", tag = "social",
     security(("bearer" = [])),
     params(("code" = String, Path, description = "The link's code")),

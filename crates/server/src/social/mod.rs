@@ -449,9 +449,86 @@ async fn presence_task(social: Social, shutdown: CancellationToken) {
     }
 }
 
-/// Turns committed game events into notifications (start, result) and presence changes.
+/// A game is "long" — worth a `your_turn` notification — when it has no clock (played at
+/// leisure, like correspondence chess) or gives each player at least this much time
+/// (classical and slower).
+pub const LONG_GAME_MIN_INITIAL_SECONDS: u32 = 30 * 60;
+
+/// Whether a player should hear of their turn in a game with these settings.
+pub fn is_long_game(settings: &versus_protocol::GameSettings) -> bool {
+    settings
+        .time_control
+        .as_ref()
+        .is_none_or(|tc| tc.initial_seconds >= LONG_GAME_MIN_INITIAL_SECONDS)
+}
+
+/// The ids of `player`'s unread `your_turn` notifications for `game_id` (among their 100
+/// newest unread ones).
+async fn unread_turns(
+    social: &Social,
+    player: Uuid,
+    game_id: Uuid,
+) -> Result<Vec<Uuid>, versus_store::StoreError> {
+    let game = serde_json::json!(game_id);
+    Ok(social
+        .inner
+        .store
+        .notifications(player, None, true, 100)
+        .await?
+        .into_iter()
+        .filter(|n| {
+            n.kind == "your_turn"
+                && serde_json::from_str::<serde_json::Value>(&n.payload)
+                    .is_ok_and(|d| d["game_id"] == game)
+        })
+        .map(|n| n.id)
+        .collect())
+}
+
+/// A move in a long game: the mover's unread `your_turn` for it is done with (marked read),
+/// and the player to move, when away (`to`), is told — unless an unread one for the game is
+/// waiting already. So a player has at most one unread `your_turn` per game.
+async fn turn_moved(social: &Social, game_id: Uuid, mover: Uuid, to: Option<Uuid>) {
+    match unread_turns(social, mover, game_id).await {
+        Ok(ids) if !ids.is_empty() => {
+            if let Err(e) = social
+                .inner
+                .store
+                .mark_notifications_read(mover, Some(&ids), now_ms())
+                .await
+            {
+                tracing::warn!(player = %mover, error = %e, "cannot mark notifications read");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(player = %mover, error = %e, "cannot read notifications"),
+    }
+    let Some(player) = to else {
+        return;
+    };
+    match unread_turns(social, player, game_id).await {
+        Ok(ids) if !ids.is_empty() => {}
+        Ok(_) => {
+            let data = serde_json::json!({ "game_id": game_id });
+            if let Err(e) = social
+                .notify(player, NotificationKind::YourTurn, data)
+                .await
+            {
+                tracing::warn!(%player, error = %e, "cannot store a notification");
+            }
+        }
+        Err(e) => tracing::warn!(%player, error = %e, "cannot read notifications"),
+    }
+}
+
+/// Turns committed game events into notifications (start, result, your turn) and presence
+/// changes. The actor sends `moved` events of long games only, naming the player to tell.
 async fn tap_task(social: Social, mut rx: mpsc::Receiver<crate::chat::SystemNote>) {
     while let Some(note) = rx.recv().await {
+        if let GameEvent::Moved { player_id, .. } = &note.event {
+            turn_moved(&social, note.game_id, *player_id, note.turn_of).await;
+            continue;
+        }
         let seated: Vec<Uuid> = note.seats.iter().flatten().map(|p| p.id).collect();
         let (kind, data) = match &note.event {
             GameEvent::Started { .. } => (
@@ -470,5 +547,28 @@ async fn tap_task(social: Social, mut rx: mpsc::Receiver<crate::chat::SystemNote
                 tracing::warn!(player = %p, error = %e, "cannot store a notification");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use versus_protocol::{GameSettings, TimeControl};
+
+    use super::is_long_game;
+
+    #[test]
+    fn games_without_a_clock_or_with_thirty_minutes_or_more_are_long() {
+        let with = |initial_seconds| GameSettings {
+            time_control: Some(TimeControl {
+                initial_seconds,
+                increment_seconds: 0,
+            }),
+            ..GameSettings::default()
+        };
+        assert!(is_long_game(&GameSettings::default()));
+        assert!(is_long_game(&with(30 * 60)));
+        assert!(is_long_game(&with(3 * 24 * 3600)));
+        assert!(!is_long_game(&with(30 * 60 - 1)));
+        assert!(!is_long_game(&with(180)));
     }
 }

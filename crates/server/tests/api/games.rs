@@ -66,6 +66,19 @@ pub async fn game(app: &TestApp, id: Uuid) -> GameView {
     serde_json::from_value(json_body(resp).await).expect("a GameView")
 }
 
+/// `GET /api/v1/games/{id}` as a player (a private game is seen only by its insiders).
+pub async fn game_as(app: &TestApp, p: &Player, id: Uuid) -> GameView {
+    let resp = app
+        .http
+        .get(app.url(&format!("/api/v1/games/{id}")))
+        .bearer_auth(&p.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "GET game {id}");
+    serde_json::from_value(json_body(resp).await).expect("a GameView")
+}
+
 /// `POST /api/v1/games/{id}/<what>` (`join`, `resign`, `abort`, `claim-victory`,
 /// `rematch`), unchecked.
 pub async fn post_action(app: &TestApp, p: &Player, id: Uuid, what: &str) -> Response {
@@ -391,8 +404,10 @@ both_backends! {
         )
         .unwrap();
         assert_eq!(list.games.iter().map(|g| g.id).collect::<Vec<_>>(), [started.id]);
-        // The private game is still reachable by its link.
-        assert_eq!(game(&app, hidden.id).await.id, hidden.id);
+        // The private game is seen by its creator only, not by anyone holding its id.
+        assert_eq!(game_as(&app, &alice, hidden.id).await.id, hidden.id);
+        let resp = app.get(&format!("/api/v1/games/{}", hidden.id)).await;
+        assert_problem(resp, 404, "not_found").await;
     }
 
     async fn the_lobby_paginates_with_limit_offset_and_has_more(app: TestApp) {

@@ -419,8 +419,19 @@ impl TestApp {
     /// Stops the server and starts a new one on the same data folder and database (on a new
     /// port): what a restart after a deploy or a crash-free stop looks like.
     pub async fn restart(self) -> TestApp {
+        self.restart_after(|_| async {}).await
+    }
+
+    /// Like [`TestApp::restart`], running `between` while no server runs (e.g. to write to
+    /// the database the way a node that crashed right after would have).
+    pub async fn restart_after<F, Fut>(self, between: F) -> TestApp
+    where
+        F: FnOnce(Config) -> Fut,
+        Fut: Future<Output = ()>,
+    {
         let http = self.http.clone();
         let (config, database, dir) = self.stop().await;
+        between(config.clone()).await;
         let server = versus_server::spawn(config.clone())
             .await
             .expect("the server restarts");

@@ -12,12 +12,18 @@
 mod helpers;
 
 mod accounts;
+mod authz;
 mod chat;
 mod cli;
+mod floods;
 mod games;
 mod matchmaking;
 mod ratings;
+mod realtime;
+mod secrets_in_logs;
+mod slow_clients;
 mod social;
 mod system;
+mod transport;
 mod websocket;
 mod ws_client;

@@ -276,6 +276,120 @@ both_backends! {
         assert_eq!(mb.opponent.unwrap().id, a.player.id);
         let view = json_body(app.get(&format!("/api/v1/games/{}", ma.game_id.unwrap())).await).await;
         assert_eq!(view["state"], "in_progress", "{view}");
+        // The start is announced like any game's: a `game_started` notification for both.
+        let started = |m: &ServerMessage| matches!(m, ServerMessage::Notification(n) if n.kind == versus_protocol::NotificationKind::GameStarted && n.data["game_id"] == json!(ma.game_id));
+        a.recv_until(started).await;
+        b.recv_until(started).await;
+    }
+
+    async fn over_the_websocket_tickets_are_cancelled_and_refused_with_the_rest_error_codes(app: TestApp) {
+        let (t, _) = app.guest().await;
+        let mut ws = WsClient::connect(&app, &t).await;
+        let join = |kind: &str| ClientMessage::MatchmakingJoin { id: None, kind: kind.into(), time_control: None, rated: false };
+        let with_id = |ws: &mut WsClient, msg: ClientMessage| {
+            let id = ws.next_id();
+            match msg {
+                ClientMessage::MatchmakingJoin { kind, time_control, rated, .. } => ClientMessage::MatchmakingJoin { id: Some(id), kind, time_control, rated },
+                ClientMessage::MatchmakingCancel { ticket_id, .. } => ClientMessage::MatchmakingCancel { id: Some(id), ticket_id },
+                other => other,
+            }
+        };
+        let error_code = |m: ServerMessage| match m {
+            ServerMessage::Error { code, .. } => serde_json::to_value(code).unwrap(),
+            other => panic!("expected an error, got {other:?}"),
+        };
+        let msg = with_id(&mut ws, join("connect4"));
+        let ServerMessage::Ticket { ticket, .. } = ws.request(&msg).await else { panic!("no ticket") };
+        assert_eq!(ticket.state, TicketState::Waiting);
+        let msg = with_id(&mut ws, join("connect4"));
+        assert_eq!(error_code(ws.request(&msg).await), "invalid_state", "one ticket per kind");
+        let msg = with_id(&mut ws, join("go"));
+        assert_eq!(error_code(ws.request(&msg).await), "unknown_kind");
+        let msg = with_id(&mut ws, ClientMessage::MatchmakingCancel { id: None, ticket_id: uuid::Uuid::now_v7() });
+        assert_eq!(error_code(ws.request(&msg).await), "not_found");
+        let msg = with_id(&mut ws, ClientMessage::MatchmakingCancel { id: None, ticket_id: ticket.id });
+        let ServerMessage::Ticket { ticket: cancelled, .. } = ws.request(&msg).await else { panic!("no ticket") };
+        assert_eq!((cancelled.id, cancelled.state), (ticket.id, TicketState::Cancelled));
+        let msg = with_id(&mut ws, ClientMessage::MatchmakingCancel { id: None, ticket_id: ticket.id });
+        assert_eq!(error_code(ws.request(&msg).await), "invalid_state", "no longer waiting");
+        // The REST view agrees, and a new ticket of the kind is accepted.
+        let resp = app.http.get(app.url(&format!("/api/v1/matchmaking/tickets/{}", ticket.id))).bearer_auth(&t).send().await.unwrap();
+        assert_eq!(json_body(resp).await["state"], "cancelled");
+        let msg = with_id(&mut ws, join("connect4"));
+        let ServerMessage::Ticket { ticket: again, .. } = ws.request(&msg).await else { panic!("no ticket") };
+        assert_ne!(again.id, ticket.id);
+    }
+
+    async fn a_crash_right_after_the_pairing_commit_leaves_a_started_game_with_both_seats(app: TestApp) {
+        let (ta, a) = app.guest().await;
+        let (tb, b) = app.guest().await;
+        let player = |v: &Value| (uuid::Uuid::parse_str(v["id"].as_str().unwrap()).unwrap(), v["username"].as_str().unwrap().to_string());
+        let (a, b) = (player(&a), player(&b));
+        let mut game_id = None;
+        let mut tickets = Vec::new();
+        // No server runs: a node pairs two tickets (its pass's one transaction) and dies
+        // before doing anything else — nobody joins, nobody is told.
+        let app = app
+            .restart_after(|config| {
+                let game_id = &mut game_id;
+                let tickets = &mut tickets;
+                let (a, b) = (&a, &b);
+                async move {
+                    use secrecy::ExposeSecret;
+                    let store = versus_store::connect(&versus_store::ConnectOptions { url: config.database_url.expose_secret().to_string(), max_connections: 1 })
+                        .await
+                        .unwrap();
+                    let now = versus_server::now_ms();
+                    let pool = versus_server::matchmaking::pool_key("tictactoe", None, false);
+                    for (i, (id, username)) in [a, b].into_iter().enumerate() {
+                        let t = store
+                            .create_ticket(versus_store::NewTicket {
+                                id: uuid::Uuid::now_v7(),
+                                player_id: *id,
+                                username: username.clone(),
+                                kind: "tictactoe".into(),
+                                pool: pool.clone(),
+                                time_control: None,
+                                rated: false,
+                                rating: 1500.0,
+                                created_at_ms: now - 10 + i as i64,
+                                alive_until_ms: now + 60_000,
+                            })
+                            .await
+                            .unwrap();
+                        tickets.push(t.id);
+                    }
+                    let gap = versus_server::matchmaking::GapBound { base: BASE, per_second: PER_SECOND, max: MAX };
+                    let cfg = versus_server::matchmaking::MatchmakingConfig {
+                        pass_interval: std::time::Duration::from_millis(100),
+                        grace: std::time::Duration::from_secs(10),
+                        gap,
+                        realtime_tick: std::time::Duration::from_millis(50),
+                        realtime_countdown: std::time::Duration::from_secs(1),
+                    };
+                    let planner = versus_server::matchmaking::pairing_planner(&cfg, now);
+                    let plans = store.pair_tickets(&pool, now, &planner).await.unwrap();
+                    assert_eq!(plans.len(), 1);
+                    *game_id = Some(plans[0].game.id);
+                }
+            })
+            .await;
+        let game_id = game_id.unwrap();
+        // The game is whole: both seated, started, playable by whoever moves first.
+        let view = json_body(app.get(&format!("/api/v1/games/{game_id}")).await).await;
+        assert_eq!(view["state"], "in_progress", "{view}");
+        let seated: HashSet<String> = view["participants"].as_array().unwrap().iter().map(|p| p["player"]["username"].as_str().unwrap().to_string()).collect();
+        assert_eq!(seated, HashSet::from([a.1.clone(), b.1.clone()]));
+        let first = view["participants"].as_array().unwrap().iter().find(|p| p["seat"] == 0).unwrap()["player"]["username"].as_str().unwrap().to_string();
+        let token = if first == a.1 { &ta } else { &tb };
+        let resp = app.authed_post_json(&format!("/api/v1/games/{game_id}/moves"), token, &json!({"move": {"cell": 4}, "client_move_id": "c1"})).await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        // And each player's ticket says where to go.
+        for (ticket, token) in tickets.iter().zip([&ta, &tb]) {
+            let resp = app.http.get(app.url(&format!("/api/v1/matchmaking/tickets/{ticket}"))).bearer_auth(token).send().await.unwrap();
+            let t = json_body(resp).await;
+            assert_eq!((t["state"].as_str(), t["game_id"].as_str()), (Some("matched"), Some(game_id.to_string().as_str())), "{t}");
+        }
     }
 
     async fn one_ticket_per_kind_cancel_and_errors(app: TestApp) {

@@ -5,11 +5,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use versus_protocol::{
-    FriendList, InviteAccepted, InviteLink, InviteList, NotificationKind, NotificationPage,
-    PresenceStatus, ServerMessage, SessionState,
+    FriendList, InviteAccepted, InviteLink, InviteLinkInfo, InviteList, InviteState,
+    NotificationKind, NotificationPage, PresenceStatus, ServerMessage, SessionState,
 };
 
-use crate::games::{Player, create, game, player};
+use crate::games::{Player, create, game, game_as, move_ok, player, started_game};
 use crate::helpers::{TestApp, assert_problem, json_body};
 use crate::ws_client::WsClient;
 
@@ -191,7 +191,7 @@ both_backends! {
         assert_eq!(resp.status(), StatusCode::OK);
         let accepted: InviteAccepted = serde_json::from_value(json_body(resp).await).unwrap();
         assert_eq!(accepted.game_id, game_id);
-        let view = game(&app, game_id).await;
+        let view = game_as(&app, &bob, game_id).await;
         assert_eq!(view.state, SessionState::InProgress);
         // Answered once.
         let resp = app.authed_post(&format!("/api/v1/invites/{id}/decline"), &bob.token).await;
@@ -244,7 +244,16 @@ both_backends! {
         assert_eq!(link.path, format!("/invite/{}", link.code));
         let resp = app.authed_post("/api/v1/invite-links/guess/accept", &carol.token).await;
         assert_problem(resp, 404, "not_found").await;
+        // Anyone signed in who holds the code sees what it invites to, before using it.
+        let info: InviteLinkInfo = get(&app, &carol, &format!("/api/v1/invite-links/{}", link.code)).await;
+        assert_eq!((info.kind.as_str(), info.invite.game_id, info.invite.state), ("tictactoe", game_id, InviteState::Pending));
+        assert_eq!(info.invite.from.username, "alice");
+        assert_eq!(info.name, game_as(&app, &alice, game_id).await.name);
+        assert_problem(app.authed_get("/api/v1/invite-links/guess", &carol.token).await, 404, "not_found").await;
+        assert_eq!(app.get(&format!("/api/v1/invite-links/{}", link.code)).await.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(delete(&app, &alice, &format!("/api/v1/invites/{}", link.invite.id)).await.status(), StatusCode::NO_CONTENT);
+        let info: InviteLinkInfo = get(&app, &carol, &format!("/api/v1/invite-links/{}", link.code)).await;
+        assert_eq!(info.invite.state, InviteState::Cancelled, "a revoked link says so");
         let resp = app.authed_post(&format!("/api/v1/invite-links/{}/accept", link.code), &carol.token).await;
         assert_problem(resp, 409, "invalid_state").await;
 
@@ -253,7 +262,7 @@ both_backends! {
         let link: InviteLink = serde_json::from_value(json_body(resp).await).unwrap();
         let resp = app.authed_post(&format!("/api/v1/invite-links/{}/accept", link.code), &carol.token).await;
         assert_eq!(resp.status(), StatusCode::OK);
-        assert_eq!(game(&app, game_id).await.state, SessionState::InProgress);
+        assert_eq!(game_as(&app, &alice, game_id).await.state, SessionState::InProgress);
         let resp = app.authed_post(&format!("/api/v1/invite-links/{}/accept", link.code), &bob.token).await;
         assert_eq!(resp.status(), StatusCode::CONFLICT, "the seats are taken");
         // Offline bob finds his invites in his notifications.
@@ -282,6 +291,78 @@ both_backends! {
         assert_eq!(notifications(&app, &alice).await.unread, 0);
         let resp = app.authed_get("/api/v1/notifications?limit=x", &alice.token).await;
         assert_problem(resp, 400, "malformed_request").await;
+    }
+}
+
+/// `your_turn` (issue 9): in a long game (no clock here), a player who is not following the
+/// game hears that it is their turn; moving marks it read; nobody watching is told.
+mod your_turn {
+    use super::*;
+    use versus_protocol::Notification;
+
+    fn is_your_turn(n: &Notification, game_id: Uuid) -> bool {
+        n.kind == NotificationKind::YourTurn && n.data["game_id"] == json!(game_id)
+    }
+
+    async fn unread_turns(app: &TestApp, p: &Player, game_id: Uuid) -> usize {
+        let page: NotificationPage = get(app, p, "/api/v1/notifications?unread=true").await;
+        page.notifications
+            .iter()
+            .filter(|n| is_your_turn(n, game_id))
+            .count()
+    }
+
+    /// Read or not.
+    async fn all_turns(app: &TestApp, p: &Player, game_id: Uuid) -> usize {
+        notifications(app, p)
+            .await
+            .notifications
+            .iter()
+            .filter(|n| is_your_turn(n, game_id))
+            .count()
+    }
+
+    both_backends! {
+        async fn players_away_from_a_long_game_hear_of_their_turn_until_they_move_and_not_while_watching(app: TestApp) {
+            let (view, alice, bob) = started_game(&app, "tictactoe", json!({})).await;
+            let id = view.id;
+            assert!(view.settings.time_control.is_none(), "a game without a clock is long");
+            // Both are online (a socket each) but neither follows the game.
+            let mut alice_ws = WsClient::connect(&app, &alice.token).await;
+            let mut bob_ws = WsClient::connect(&app, &bob.token).await;
+            let turn = |m: &ServerMessage| matches!(m, ServerMessage::Notification(n) if is_your_turn(n, id));
+
+            move_ok(&app, &alice, id, json!({"cell": 0}), "m1").await;
+            bob_ws.recv_until(turn).await;
+            assert_eq!(unread_turns(&app, &bob, id).await, 1, "stored for later too");
+            // Bob moves without opening the notification: it is done with (read), and alice
+            // is told. The game's notes are handled in order, so by the time alice hears,
+            // bob's was marked.
+            move_ok(&app, &bob, id, json!({"cell": 3}), "m2").await;
+            alice_ws.recv_until(turn).await;
+            assert_eq!(unread_turns(&app, &bob, id).await, 0, "read by moving");
+            // So his next turn is announced again: one unread per game, never a pile.
+            move_ok(&app, &alice, id, json!({"cell": 1}), "m3").await;
+            bob_ws.recv_until(turn).await;
+            assert_eq!(unread_turns(&app, &bob, id).await, 1);
+            move_ok(&app, &bob, id, json!({"cell": 4}), "m4").await;
+            alice_ws.recv_until(turn).await;
+            assert_eq!(unread_turns(&app, &alice, id).await, 1, "alice's first was read by m3");
+
+            // Bob watches the game now: no notification for him.
+            let bobs = all_turns(&app, &bob, id).await;
+            assert_eq!(bobs, 2);
+            bob_ws.subscribe(id, None).await;
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !game(&app, id).await.participants.iter().any(|p| p.player.id == bob.id && p.connected) {
+                assert!(tokio::time::Instant::now() < deadline, "the game's owner never saw bob");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            move_ok(&app, &alice, id, json!({"cell": 6}), "m5").await;
+            move_ok(&app, &bob, id, json!({"cell": 8}), "m6").await;
+            alice_ws.recv_until(turn).await;
+            assert_eq!(all_turns(&app, &bob, id).await, bobs, "bob was watching");
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use crate::helpers::{TestApp, assert_problem, content_type, json_body};
 /// Every REST route the router serves, with its methods. A route added to the server belongs
 /// here; the tests check that the OpenAPI document lists exactly these. (The WebSocket
 /// endpoint, `GET /api/v1/ws`, is described in docs/PROTOCOL.md, not in OpenAPI.)
-const ROUTES: &[(&str, &[&str])] = &[
+pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/auth/register", &["post"]),
     ("/api/v1/auth/login", &["post"]),
     ("/api/v1/auth/logout", &["post"]),
@@ -26,6 +26,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/games/{id}/pgn", &["get"]),
     ("/api/v1/leaderboards/{kind}", &["get"]),
     ("/api/v1/leaderboards/{kind}/around/{username}", &["get"]),
+    ("/api/v1/leaderboards/{kind}/points", &["get"]),
     ("/api/v1/players/{username}/stats", &["get"]),
     ("/api/v1/players/{username}/games", &["get"]),
     ("/api/v1/games/{id}/join", &["post"]),
@@ -58,6 +59,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/invites/{id}", &["delete"]),
     ("/api/v1/invites/{id}/accept", &["post"]),
     ("/api/v1/invites/{id}/decline", &["post"]),
+    ("/api/v1/invite-links/{code}", &["get"]),
     ("/api/v1/invite-links/{code}/accept", &["post"]),
     ("/api/v1/notifications", &["get"]),
     ("/api/v1/notifications/read", &["post"]),

@@ -568,9 +568,11 @@ pub fn reply_id(msg: &ServerMessage) -> Option<&str> {
         | ServerMessage::LeaderboardUnsubscribed { id, .. }
         | ServerMessage::RatingSubscribed { id }
         | ServerMessage::RatingUnsubscribed { id }
-        | ServerMessage::Ticket { id, .. } => id.as_deref(),
+        | ServerMessage::Ticket { id, .. }
+        | ServerMessage::InputAccepted { id, .. } => id.as_deref(),
         ServerMessage::Welcome { .. }
         | ServerMessage::Event(_)
+        | ServerMessage::Ticks { .. }
         | ServerMessage::Chat(_)
         | ServerMessage::LeaderboardUpdate(_)
         | ServerMessage::RatingUpdate(_)

@@ -1,4 +1,5 @@
-//! Shared by the two-node tests (`cluster_chat`, `cluster_social`, `cluster_matchmaking`):
+//! Shared by the two-node tests (`cluster_chat`, `cluster_social`, `cluster_matchmaking`,
+//! `cluster_realtime`):
 //! start a `versus` node (the real binary) on a PostgreSQL database and NATS, and speak to it
 //! over HTTP and WebSocket. Each test binary includes it with `#[path]`.
 
@@ -110,6 +111,25 @@ pub fn start_node(id: &str, database_url: &str, nats: &str, extra: &[(&str, &str
 
 pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Registers `name` through `node`; returns its token.
+pub async fn register(http: &reqwest::Client, node: &Node, name: &str) -> String {
+    let resp = http
+        .post(format!("http://{}/api/v1/auth/register", node.addr))
+        .json(&json!({ "username": name, "email": format!("{name}@example.com"), "password": "correct horse battery staple" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "register {name}: {}",
+        resp.status()
+    );
+    resp.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
 
 pub async fn connect(node: &Node, token: &str) -> Ws {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", node.addr))

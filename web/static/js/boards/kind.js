@@ -38,6 +38,7 @@
  * @property {(move: unknown, seat: number) => string} describe the move-list text
  * @property {(onMove: (move: object) => void) => Board<P>} mount
  * @property {(seat: number) => HTMLElement | SVGElement} mark the small piece shown on a player card
+ * @property {boolean} [realtime] a real-time kind: moves are `input`s, applied by ticks
  */
 
 export {};

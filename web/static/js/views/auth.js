@@ -9,11 +9,12 @@ import { KINDS } from '../game-model.js';
 import { timeControl } from '../format.js';
 
 /**
- * @param {{ gameId: string | null }} options the game whose link the visitor opened, if any
+ * @param {{ gameId: string | null, invited?: boolean }} options the game whose link the
+ *   visitor opened, if any; `invited`: an invite link (`/invite/<code>`) was opened
  * @returns {{ el: HTMLElement, destroy: () => void }}
  */
-export function authView({ gameId }) {
-  const invited = gameId !== null;
+export function authView({ gameId, invited: byLink = false }) {
+  const invited = gameId !== null || byLink;
   /** @param {import('../types.js').AuthResponse} r */
   const signedIn = (r) => session.set(r.token, r.player);
 

@@ -9,10 +9,11 @@ import { h, replace } from '../dom.js';
 import { session } from '../session.js';
 import { gamePath } from '../router.js';
 import { clock, timeControl, resultText } from '../format.js';
-import { fromView, apply, classify, kindUI, remainingMs, canAbort } from '../game-model.js';
+import { fromView, apply, classify, kindUI, remainingMs, canAbort, ticksEnvelope } from '../game-model.js';
 import { ActionError } from '../socket.js';
 import { rememberGame } from '../recent.js';
 import { toast } from '../toast.js';
+import { invitePanel } from './social.js';
 import { chatPanel } from '../chat.js';
 
 /** @typedef {import('../socket.js').Connection} Connection */
@@ -120,12 +121,17 @@ export function gameView(gameId, conn) {
     replace(chatHolder, panel.el);
   }
 
+  // Invites (issue 9): the creator of a waiting game invites players or makes a link.
+  const inviteHolder = h('div', { class: 'invite-holder' });
+  /** @type {{ el: HTMLElement, destroy: () => void } | null} */
+  let invites = null;
+
   const el = h('div', { class: 'game-page', id: 'game-page' },
     h('div', { class: 'game-head' }, h('div', { class: 'game-head-text' }, title, meta, desc), share),
     h('div', { class: 'game-body' },
       h('div', { class: 'board-col' }, topCard, h('div', { class: 'board-frame' }, boardHolder, connBanner), bottomCard),
       h('aside', { class: 'game-side', 'aria-label': 'Game' },
-        status, ratingChange, offers, actions,
+        status, ratingChange, offers, actions, inviteHolder,
         h('section', { class: 'moves card-inset', 'aria-labelledby': 'moves-title' },
           h('h2', { id: 'moves-title', text: 'Moves' }), movesEmpty, moveList),
         chatHolder,
@@ -136,8 +142,9 @@ export function gameView(gameId, conn) {
   // ---- the subscription ----
   const sub = conn.subscribe(gameId, {
     resumeFrom: () => (model && !resyncing ? { session_id: model.sessionId, since_seq: model.lastSeq } : null),
-    onMessage(msg) {
+    onMessage(raw) {
       if (destroyed) return;
+      const msg = raw.type === 'ticks' ? { type: /** @type {'event'} */ ('event'), ...ticksEnvelope(raw) } : raw;
       if (msg.type === 'subscribed') {
         if (msg.snapshot) {
           model = fromView(msg.snapshot);
@@ -231,6 +238,14 @@ export function gameView(gameId, conn) {
 
   /** @param {object} move */
   function sendMove(move) {
+    if (model && kindUI(model.kind)?.realtime) {
+      // Real-time: an input counts in the next tick; no pending move, no retry (a late
+      // resend would steer at the wrong moment). Refusals (e.g. a reversal) change nothing.
+      if (model.state !== 'in_progress' || mySeat() === null) return;
+      const dir = /** @type {{ dir: 'up' | 'down' | 'left' | 'right' }} */ (move).dir;
+      conn.request({ type: 'input', game_id: gameId, dir }).catch(() => {});
+      return;
+    }
     if (!model || pending || model.state !== 'in_progress' || model.toMove !== mySeat()) return;
     /** @type {PendingMove} */
     const p = { move, clientMoveId: newClientMoveId(), sessionId: model.sessionId, ackSeq: null };
@@ -303,6 +318,7 @@ export function gameView(gameId, conn) {
       pending = null;
     }
     el.dataset.kind = m.kind;
+    el.classList.toggle('realtime', !!ui?.realtime);
     el.dataset.state = m.state;
     el.dataset.seq = String(m.lastSeq);
     title.textContent = m.name;
@@ -316,6 +332,15 @@ export function gameView(gameId, conn) {
     ].filter(Boolean).join(' · ');
     desc.textContent = m.description ?? '';
     desc.hidden = !m.description;
+    const canInvite = m.state === 'waiting' && !!me && m.createdBy === me.id;
+    if (canInvite && !invites) {
+      invites = invitePanel(gameId);
+      replace(inviteHolder, invites.el);
+    } else if (!canInvite && invites) {
+      invites.destroy();
+      invites = null;
+      replace(inviteHolder);
+    }
     const myTurn = m.state === 'in_progress' && seat !== null && m.toMove === seat;
     document.title = `${myTurn && !pending ? '● Your turn · ' : ''}${m.name} · Versus`;
 
@@ -389,13 +414,18 @@ export function gameView(gameId, conn) {
     const m = /** @type {GameModel} */ (model);
     /** @type {[string, string, string]} headline, detail, tone */
     let s;
-    const freeSeat = m.state === 'waiting' && m.participants.length < 2;
+    const realtime = !!kindUI(m.kind)?.realtime;
+    const freeSeat = m.state === 'waiting' && m.participants.length < (realtime ? m.settings.players ?? 2 : 2);
     if (m.state === 'waiting') {
       s = seat !== null
         ? ['Waiting for an opponent', 'Send the link to a friend — the game starts as soon as they join.', 'waiting']
         : freeSeat
           ? ['A seat is free', `Take it to play ${sideOf(m.participants.some((p) => p.seat === 0) ? 1 : 0)} against ${m.participants[0]?.player.username ?? 'the creator'}.`, 'waiting']
           : ['Starting…', '', 'waiting'];
+    } else if (m.state === 'in_progress' && realtime) {
+      s = seat === null
+        ? ['Live', 'You are watching as a spectator.', 'watching']
+        : ['Live: steer your cycle', 'Arrow keys or WASD, swipe on the arena, or the buttons.', 'your-turn'];
     } else if (m.state === 'in_progress') {
       const turn = m.toMove ?? 0;
       if (seat === null) s = [`${nameOf(turn)} to move`, `You are watching as a spectator.`, 'watching'];
@@ -599,6 +629,7 @@ export function gameView(gameId, conn) {
       clearTimeout(confirmTimer);
       board?.destroy?.();
       chat?.destroy();
+      invites?.destroy();
     },
   };
 }

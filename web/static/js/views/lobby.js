@@ -13,6 +13,7 @@ import { recentGames } from '../recent.js';
 import { toast } from '../toast.js';
 import { chatPanel } from '../chat.js';
 import { playNowPanel } from './play-now.js';
+import { friendsPanel } from './social.js';
 
 /** @typedef {import('../types.js').GameSummary} GameSummary */
 /** @typedef {import('../types.js').KindInfo} KindInfo */
@@ -37,7 +38,7 @@ function kindName(kind) {
 
 /** @param {string} kind */
 function kindIcon(kind) {
-  const glyph = { chess: '\u265E\uFE0E', connect4: '\u25CF', tictactoe: '\u2715' }[kind] ?? '\u25A0';
+  const glyph = { chess: '\u265E\uFE0E', connect4: '\u25CF', tictactoe: '\u2715', lightcycles: '\u21AF' }[kind] ?? '\u25A0';
   return h('span', { class: `kind-icon kind-${kind}`, 'aria-hidden': 'true', text: glyph });
 }
 
@@ -172,6 +173,7 @@ export function lobbyView(conn) {
   const create = createForm();
   const chat = conn ? chatPanel(conn, 'lobby', { title: 'Lobby chat', id: 'lobby-chat' }) : null;
   const playNow = playNowPanel();
+  const friends = conn ? friendsPanel(conn) : null;
 
   const el = h('div', { class: 'lobby' },
     h('div', { class: 'lobby-main' },
@@ -186,7 +188,7 @@ export function lobbyView(conn) {
       ),
       recentSection,
     ),
-    h('aside', { class: 'lobby-side' }, playNow.el, create, chat?.el ?? ''),
+    h('aside', { class: 'lobby-side' }, playNow.el, friends?.el ?? '', create, chat?.el ?? ''),
   );
   poll();
   return {
@@ -197,6 +199,7 @@ export function lobbyView(conn) {
       document.removeEventListener('visibilitychange', onVisible);
       chat?.destroy();
       playNow.destroy();
+      friends?.destroy();
     },
   };
 }
@@ -238,6 +241,15 @@ function createForm() {
       name: 'increment_seconds',
       label: 'Increment (seconds)',
       control: h('input', { type: 'number', min: 0, max: 600, step: 1, value: '0', inputMode: 'numeric' }),
+    }),
+    players: field({
+      name: 'players',
+      label: 'Players',
+      control: h('select', {},
+        h('option', { value: '2', text: '2 players' }),
+        h('option', { value: '3', text: '3 players' }),
+        h('option', { value: '4', text: '4 players' }),
+      ),
     }),
     creator_seat: field({
       name: 'creator_seat',
@@ -290,6 +302,7 @@ function createForm() {
     }
     const info = kinds.find((k) => k.id === kind);
     tcSelect.disabled = info ? !info.supports_clock : false;
+    f.players.el.hidden = !info?.realtime;
     f.name.control.setAttribute('placeholder', `${me?.username ?? 'My'}’s ${KINDS[kind]?.name ?? kind}`);
   }
 
@@ -337,7 +350,10 @@ function createForm() {
           time_control: null,
         },
       };
-      const tc = tcSelect.value;
+      if (KINDS[kind]?.realtime) {
+        body.settings = { ...body.settings, players: Number(f.players.control.value) };
+      }
+      const tc = tcSelect.disabled ? 'none' : tcSelect.value;
       if (tc === 'custom') {
         const minutes = Number(f.initial_seconds.control.value);
         const inc = Number(f.increment_seconds.control.value);
@@ -370,6 +386,7 @@ function createForm() {
     f.description.el,
     f.time_control.el,
     custom,
+    f.players.el,
     f.creator_seat.el,
     ratedField,
     visibility,

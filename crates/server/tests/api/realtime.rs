@@ -1,0 +1,495 @@
+//! Real-time games (kind `lightcycles`, docs/PROTOCOL.md "Real-time games"): a whole session
+//! over the WebSocket with a spectator, input errors, the journal replaying to the same
+//! state, the state after a restart, and the settings' validation.
+
+use serde_json::json;
+use uuid::Uuid;
+use versus_protocol::realtime::{Direction, TickDelta};
+use versus_protocol::{ClientMessage, ErrorCode, GameEvent, ServerMessage, SessionState};
+use versus_rules::lightcycles;
+
+use crate::games::{Player, create, create_raw, events_after, game, player};
+use crate::helpers::{TestApp, assert_problem, field_errors};
+use crate::ws_client::{WsClient, assert_ws_error};
+
+/// What one client knows of a session: its state rebuilt from `started` and the deltas.
+struct View {
+    session: Uuid,
+    /// The seq of the last event or ticks message applied.
+    seq: u64,
+    snap: Option<lightcycles::Snapshot>,
+    result: Option<versus_protocol::GameResult>,
+}
+
+fn to_rules<T: serde::de::DeserializeOwned>(v: impl serde::Serialize) -> T {
+    serde_json::from_value(serde_json::to_value(v).unwrap()).unwrap()
+}
+
+impl View {
+    fn new(session: Uuid, seq: u64, position: Option<&serde_json::Value>) -> View {
+        View {
+            session,
+            seq,
+            snap: position.and_then(|p| serde_json::from_value(p.clone()).ok()),
+            result: None,
+        }
+    }
+
+    /// Applies the next message of the session, checking that seqs have no gap.
+    fn apply(&mut self, msg: &ServerMessage) {
+        match msg {
+            ServerMessage::Event(e) if e.session_id == self.session => {
+                assert_eq!(e.seq, self.seq + 1, "gap-free seqs across events and ticks");
+                self.seq = e.seq;
+                match &e.event {
+                    GameEvent::Started {
+                        realtime: Some(c),
+                        round_start: Some(start),
+                        ..
+                    } => {
+                        let mut board = vec![0u8; usize::from(c.width) * usize::from(c.height)];
+                        for (seat, cycle) in start.spawns.iter().enumerate() {
+                            board[usize::from(cycle.y) * usize::from(c.width)
+                                + usize::from(cycle.x)] = seat as u8 + 1;
+                        }
+                        self.snap = Some(lightcycles::Snapshot {
+                            width: c.width,
+                            height: c.height,
+                            points_to_win: c.points_to_win,
+                            tick: 0,
+                            round: start.round,
+                            frozen_until: start.frozen_until,
+                            scores: vec![0; c.players as usize],
+                            cycles: to_rules(&start.spawns),
+                            board,
+                            winner: None,
+                        });
+                    }
+                    GameEvent::Ended { result, .. } => self.result = Some(result.clone()),
+                    _ => {}
+                }
+            }
+            ServerMessage::Ticks {
+                session_id,
+                seq,
+                ticks,
+                ..
+            } if *session_id == self.session => {
+                assert_eq!(*seq, self.seq + 1, "gap-free seqs across events and ticks");
+                self.seq = *seq;
+                let snap = self.snap.as_mut().expect("ticks come after the start");
+                for t in ticks {
+                    assert_eq!(t.tick, snap.tick + 1, "ticks in order, none missing");
+                    snap.apply_delta(&to_rules::<lightcycles::TickDelta>(t));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Reads `c`'s messages into `view` until `done` says so (each read waits at most
+/// `ws_client::WAIT`).
+async fn follow(c: &mut WsClient, view: &mut View, done: impl Fn(&View) -> bool) {
+    while !done(view) {
+        let msg = c.recv().await;
+        view.apply(&msg);
+    }
+}
+
+/// The direction that leads a cycle at `(x, y)` moving `dir` to the nearest side wall
+/// (a turn, never a reversal).
+fn towards_a_side_wall(s: &lightcycles::Snapshot, seat: usize) -> Direction {
+    // On a 2-player board this is the first seat's way out; with more players each turner
+    // leaves along its own side, never across the straight driver's path.
+    let c = s.cycles[seat];
+    match c.dir {
+        lightcycles::Direction::Left | lightcycles::Direction::Right => {
+            if c.y < s.height / 2 {
+                Direction::Up
+            } else {
+                Direction::Down
+            }
+        }
+        _ => {
+            if c.x < s.width / 2 {
+                Direction::Left
+            } else {
+                Direction::Right
+            }
+        }
+    }
+}
+
+fn reverse(s: &lightcycles::Snapshot, seat: usize) -> Direction {
+    match s.cycles[seat].dir {
+        lightcycles::Direction::Up => Direction::Down,
+        lightcycles::Direction::Down => Direction::Up,
+        lightcycles::Direction::Left => Direction::Right,
+        lightcycles::Direction::Right => Direction::Left,
+    }
+}
+
+async fn input(c: &mut WsClient, game_id: Uuid, dir: Direction) -> ServerMessage {
+    let id = c.next_id();
+    c.request(&ClientMessage::Input {
+        id: Some(id),
+        game_id,
+        dir,
+    })
+    .await
+}
+
+/// Alice, Bob and a spectator: Alice's cycle turns towards the nearest side wall in every
+/// round's countdown, Bob's drives straight on, so Bob wins each round and the session.
+/// Returns the game, the session and everyone's final view.
+async fn play_a_session(app: &TestApp, points: u32) -> (Uuid, Uuid, Player, Vec<View>) {
+    let alice = player(app, "alice").await;
+    let bob = player(app, "bob").await;
+    let carol = player(app, "carol").await;
+    let view = create(
+        app,
+        &alice,
+        "lightcycles",
+        json!({ "points_to_win": points }),
+    )
+    .await;
+    assert_eq!(view.state, SessionState::Waiting);
+    let (id, session) = (view.id, view.session_id);
+
+    let mut a = WsClient::connect(app, &alice.token).await;
+    let mut b = WsClient::connect(app, &bob.token).await;
+    let mut s = WsClient::connect(app, &carol.token).await;
+    let sa = a.subscribe(id, None).await;
+    let ss = s.subscribe(id, None).await;
+
+    // An input before the start is refused.
+    assert_ws_error(
+        &input(&mut a, id, Direction::Up).await,
+        ErrorCode::InvalidState,
+    );
+
+    let joined = b.join(id).await;
+    assert_eq!(joined.seq, 2);
+    let sb = b.subscribe(id, None).await;
+    let snapshot = sb.snapshot.expect("a snapshot");
+    assert_eq!(snapshot.state, SessionState::InProgress);
+
+    let mut views = vec![
+        View::new(session, sa.last_seq, None),
+        View::new(session, sb.last_seq, Some(&snapshot.position)),
+        View::new(session, ss.last_seq, None),
+    ];
+    // A spectator cannot steer.
+    assert_ws_error(
+        &input(&mut s, id, Direction::Up).await,
+        ErrorCode::NotAParticipant,
+    );
+
+    let mut steered_round = 0;
+    let mut refused_a_reversal = false;
+    loop {
+        // Alice's view drives her.
+        let (round, tick, frozen_until) = {
+            follow(&mut a, &mut views[0], |v| {
+                v.snap.is_some() || v.result.is_some()
+            })
+            .await;
+            if views[0].result.is_some() {
+                break;
+            }
+            let snap = views[0].snap.as_ref().unwrap();
+            (snap.round, snap.tick, snap.frozen_until)
+        };
+        if round != steered_round && tick < frozen_until {
+            let snap = views[0].snap.clone().unwrap();
+            if !refused_a_reversal {
+                assert_ws_error(
+                    &input(&mut a, id, reverse(&snap, 0)).await,
+                    ErrorCode::Reversal,
+                );
+                refused_a_reversal = true;
+            }
+            match input(&mut a, id, towards_a_side_wall(&snap, 0)).await {
+                ServerMessage::InputAccepted { tick: at, .. } => assert!(at > tick),
+                other => panic!("expected input_accepted, got {other:?}"),
+            }
+            steered_round = round;
+        }
+        let msg = a.recv().await;
+        views[0].apply(&msg);
+    }
+    follow(&mut b, &mut views[1], |v| v.result.is_some()).await;
+    follow(&mut s, &mut views[2], |v| v.result.is_some()).await;
+    // Alice's cycle is out; any input now is refused.
+    let after = input(&mut a, id, Direction::Up).await;
+    assert!(
+        matches!(&after, ServerMessage::Error { code, .. } if *code == ErrorCode::GameOver),
+        "{after:?}"
+    );
+    (id, session, bob, views)
+}
+
+both_backends! {
+    settings = &[("realtime_tick_hz", "50"), ("realtime_countdown_ms", "300")];
+
+    /// Two players and a spectator follow a whole light-cycles session over the socket: every
+    /// client sees the same ticks, gap-free and in order, rebuilds the board the server
+    /// ends with from the deltas, and sees the winner and the scores, which are also in the
+    /// session's record.
+    async fn a_light_cycles_session_is_played_to_the_end_over_the_socket(app: TestApp) {
+        let (id, _, bob, views) = play_a_session(&app, 2).await;
+        let end = game(&app, id).await;
+        assert_eq!(end.state, SessionState::Finished);
+        let result = end.result.clone().expect("a result");
+        assert_eq!((result.outcome.as_str(), result.winner), ("win", Some(1)));
+        assert_eq!(result.reason, "points");
+        assert_eq!(result.scores, Some(vec![0, 2]));
+        let winner = end.participants.iter().find(|p| p.seat == 1).unwrap();
+        assert_eq!(winner.player.id, bob.id);
+        assert_eq!(winner.result.as_deref(), Some("win"));
+        let server: lightcycles::Snapshot = serde_json::from_value(end.position.clone()).unwrap();
+        assert_eq!(server.winner, Some(1));
+        // The points board of the kind counts the session's points.
+        let resp = app.get("/api/v1/leaderboards/lightcycles/points").await;
+        let board: versus_protocol::PointsLeaderboard =
+            serde_json::from_value(crate::helpers::json_body(resp).await).unwrap();
+        let lines: Vec<(u64, &str, i64, u64)> = board
+            .leaderboard
+            .iter()
+            .map(|e| (e.rank, e.player_name.as_str(), e.points, e.sessions))
+            .collect();
+        assert_eq!(lines, [(1, "bob", 2, 1), (2, "alice", 0, 1)]);
+        for v in &views {
+            assert_eq!(v.result.as_ref(), Some(&result));
+            assert_eq!(v.seq, end.last_seq);
+            assert_eq!(v.snap.as_ref(), Some(&server), "the deltas rebuild the server's board");
+        }
+    }
+
+    /// The journal alone rebuilds the session: replaying the inputs of its `ticks` events
+    /// with the rules from the seed in `started` gives every journaled delta and the final
+    /// board; and after a restart the server serves the same state.
+    async fn the_journal_replays_a_session_exactly(app: TestApp) {
+        let (id, _, _, _) = play_a_session(&app, 1).await;
+        let end = game(&app, id).await;
+        let events = events_after(&app, id, 0).await;
+        let config = events
+            .iter()
+            .find_map(|e| match &e.event {
+                GameEvent::Started { realtime: Some(c), .. } => Some(*c),
+                _ => None,
+            })
+            .expect("started carries the config");
+        let mut state = lightcycles::State::new(lightcycles::Config {
+            width: config.width,
+            height: config.height,
+            players: config.players as usize,
+            points_to_win: config.points_to_win,
+            seed: config.seed,
+            countdown_ticks: config.countdown_ticks,
+        })
+        .unwrap();
+        let mut ticks = 0;
+        for e in &events {
+            if let GameEvent::Ticks { ticks: deltas, inputs } = &e.event {
+                for d in deltas {
+                    for i in inputs.iter().filter(|i| i.tick == d.tick) {
+                        state.input(i.seat as usize, to_rules(i.dir)).unwrap();
+                    }
+                    let replayed: TickDelta = to_rules(state.tick());
+                    assert_eq!(&replayed, d);
+                    ticks += 1;
+                }
+            }
+        }
+        assert!(ticks > 0);
+        assert_eq!(state.snapshot_json(), end.position);
+        let app = app.restart().await;
+        let again = game(&app, id).await;
+        assert_eq!(again.position, end.position);
+        assert_eq!(again.result, end.result);
+        assert_eq!(again.last_seq, end.last_seq);
+    }
+
+    /// A rated session of three players: Bob drives straight on while Alice and Carol turn
+    /// into the nearest side wall in the countdown, so Bob wins; the ratings follow the
+    /// pairwise scheme (the winner gains, the two losers lose the same, every player's
+    /// statistics count the game).
+    async fn a_rated_three_player_session_rates_everyone(app: TestApp) {
+        let players = [
+            player(&app, "alice").await,
+            player(&app, "bob").await,
+            player(&app, "carol").await,
+        ];
+        let view = create(
+            &app,
+            &players[0],
+            "lightcycles",
+            json!({"players": 3, "points_to_win": 1, "rated": true}),
+        )
+        .await;
+        let (id, session) = (view.id, view.session_id);
+        let mut clients = Vec::new();
+        for p in &players {
+            let mut c = WsClient::connect(&app, &p.token).await;
+            if p.id != players[0].id {
+                c.join(id).await;
+            }
+            clients.push(c);
+        }
+        let mut views = Vec::new();
+        for c in &mut clients {
+            let sub = c.subscribe(id, None).await;
+            views.push(View::new(session, sub.last_seq, sub.snapshot.as_ref().map(|s| &s.position)));
+        }
+        for (seat, c) in clients.iter_mut().enumerate() {
+            follow(c, &mut views[seat], |v| v.snap.is_some()).await;
+        }
+        let seats: Vec<usize> = {
+            let g = game(&app, id).await;
+            players
+                .iter()
+                .map(|p| g.participants.iter().find(|x| x.player.id == p.id).unwrap().seat as usize)
+                .collect()
+        };
+        for i in [0, 2] {
+            let snap = views[i].snap.clone().unwrap();
+            assert!(snap.tick < snap.frozen_until, "still in the countdown");
+            let dir = towards_a_side_wall(&snap, seats[i]);
+            assert!(matches!(input(&mut clients[i], id, dir).await, ServerMessage::InputAccepted { .. }));
+        }
+        for (i, c) in clients.iter_mut().enumerate() {
+            follow(c, &mut views[i], |v| v.result.is_some()).await;
+        }
+        let result = views[1].result.clone().unwrap();
+        assert_eq!(result.winner, Some(seats[1] as u32), "bob wins");
+        let mut scores = vec![0; 3];
+        scores[seats[1]] = 1;
+        assert_eq!(result.scores, Some(scores));
+        let mut ratings = Vec::new();
+        for p in &players {
+            // The ratings are written with the result, in the same transaction.
+            let resp = app.get(&format!("/api/v1/players/{}/stats", p.username)).await;
+            let stats: versus_protocol::PlayerStats =
+                serde_json::from_value(crate::helpers::json_body(resp).await).unwrap();
+            let s = stats.stats.iter().find(|s| s.kind == "lightcycles").expect("lightcycles stats");
+            assert_eq!((s.games, s.rated_games), (1, 1), "{}", p.username);
+            ratings.push(s.rating);
+        }
+        assert!(ratings[1] > 1500.0, "{ratings:?}");
+        assert!(ratings[0] < 1500.0 && ratings[2] < 1500.0, "{ratings:?}");
+        assert!((ratings[0] - ratings[2]).abs() < 1e-6, "{ratings:?}");
+    }
+
+    /// The real-time settings are checked: players 2–4 and points 1–25 for real-time kinds
+    /// only, no clock; a REST move is not how a real-time game is played.
+    async fn real_time_settings_are_validated(app: TestApp) {
+        let kinds: versus_protocol::KindList =
+            serde_json::from_value(crate::helpers::json_body(app.get("/api/v1/kinds").await).await)
+                .unwrap();
+        let lc = kinds.kinds.iter().find(|k| k.id == "lightcycles").expect("listed");
+        assert!(lc.realtime && !lc.supports_clock && !lc.supports_draw_offers);
+        assert_eq!((lc.min_seats, lc.max_seats), (2, 4));
+        let names: Vec<&str> = lc.settings.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["rated", "visibility", "creator_seat", "players", "points_to_win"]);
+        let alice = player(&app, "alice").await;
+        for (kind, settings, field) in [
+            ("lightcycles", json!({"players": 5}), "settings.players"),
+            ("lightcycles", json!({"players": 1}), "settings.players"),
+            ("lightcycles", json!({"points_to_win": 0}), "settings.points_to_win"),
+            ("lightcycles", json!({"points_to_win": 26}), "settings.points_to_win"),
+            ("lightcycles", json!({"time_control": {"initial_seconds": 60}}), "settings.time_control"),
+            ("tictactoe", json!({"players": 2}), "settings.players"),
+            ("chess", json!({"points_to_win": 3}), "settings.points_to_win"),
+        ] {
+            let resp = create_raw(
+                &app,
+                &alice.token,
+                &json!({"kind": kind, "name": "x", "settings": settings}),
+            )
+            .await;
+            let problem = assert_problem(resp, 422, "validation_failed").await;
+            let fields: Vec<String> = field_errors(&problem).into_iter().map(|f| f.0).collect();
+            assert_eq!(fields, [field], "{kind} {settings}");
+        }
+        let view = create(&app, &alice, "lightcycles", json!({"players": 3})).await;
+        let bob = player(&app, "bob").await;
+        crate::games::action_ok(&app, &bob, view.id, "join").await;
+        // Two of three seats: still waiting.
+        assert_eq!(game(&app, view.id).await.state, SessionState::Waiting);
+        let carol = player(&app, "carol").await;
+        crate::games::action_ok(&app, &carol, view.id, "join").await;
+        let started = game(&app, view.id).await;
+        assert_eq!(started.state, SessionState::InProgress);
+        assert_eq!(started.participants.len(), 3);
+        let resp = crate::games::post_move(&app, &alice, view.id, json!({"dir": "up"}), "m1").await;
+        assert_problem(resp, 409, "not_supported").await;
+    }
+}
+
+mod matchmade {
+    use super::*;
+
+    both_backends! {
+        settings = &[
+            ("realtime_tick_hz", "50"),
+            ("realtime_countdown_ms", "300"),
+            ("matchmaking_pass_ms", "50"),
+        ];
+
+        /// "Play now" for a real-time kind: the pairing transaction starts the session with its
+        /// seed and first round, and the tick loop runs it (both players receive ticks and can
+        /// steer), as for a session started by a join.
+        async fn a_light_cycles_pair_made_by_matchmaking_plays_at_the_tick(app: TestApp) {
+            let (ta, _) = app.guest().await;
+            let (tb, _) = app.guest().await;
+            let mut a = WsClient::connect(&app, &ta).await;
+            let mut b = WsClient::connect(&app, &tb).await;
+            for c in [&mut a, &mut b] {
+                let id = c.next_id();
+                c.send(&ClientMessage::MatchmakingJoin {
+                    id: Some(id),
+                    kind: "lightcycles".into(),
+                    time_control: None,
+                    rated: false,
+                })
+                .await;
+            }
+            let matched = |m: &ServerMessage| {
+                matches!(m, ServerMessage::Ticket { ticket, .. }
+                    if ticket.state == versus_protocol::TicketState::Matched)
+            };
+            let ServerMessage::Ticket { ticket, .. } = a.recv_until(matched).await else {
+                unreachable!()
+            };
+            b.recv_until(matched).await;
+            let id = ticket.game_id.expect("a matched ticket names its game");
+            let started = game(&app, id).await;
+            assert_eq!(started.state, SessionState::InProgress);
+            assert_eq!(started.participants.len(), 2);
+            let sub = a.subscribe(id, None).await;
+            let snapshot = sub.snapshot.expect("a snapshot");
+            let mut view = View::new(sub.session_id, sub.last_seq, Some(&snapshot.position));
+            let first_tick = view.snap.as_ref().expect("a board from the start").tick;
+            // Ticks arrive, gap-free, after the snapshot.
+            follow(&mut a, &mut view, |v| {
+                v.result.is_some() || v.snap.as_ref().is_some_and(|s| s.tick >= first_tick + 5)
+            })
+            .await;
+            // A seated player can steer (a turn is never refused as a reversal of both axes).
+            let snap = view.snap.clone().unwrap();
+            let seat = started
+                .participants
+                .iter()
+                .find(|p| p.player.id == a.player.id)
+                .map(|p| p.seat as usize)
+                .expect("seated");
+            match input(&mut a, id, towards_a_side_wall(&snap, seat)).await {
+                ServerMessage::InputAccepted { .. } => {}
+                ServerMessage::Error { code: ErrorCode::GameOver, .. } => {}
+                other => panic!("expected input_accepted, got {other:?}"),
+            }
+        }
+    }
+}
