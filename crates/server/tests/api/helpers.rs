@@ -273,10 +273,13 @@ fn init_test_logging(config: &Config) {
     }
 }
 
-/// An HTTP client that fails a request after 30 s instead of hanging a test.
+/// An HTTP client that fails a request after 30 s instead of hanging a test. Idle pooled
+/// connections are dropped after 5 s, before the server's header deadline (10 s by default)
+/// closes them, so a request is never sent into a connection the server is closing.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
+        .pool_idle_timeout(Duration::from_secs(5))
         .build()
         .expect("an HTTP client")
 }
