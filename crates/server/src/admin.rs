@@ -75,3 +75,32 @@ pub async fn unmute(config: &Config, username: &str) -> Result<String, AdminErro
     store.close().await;
     result
 }
+
+/// A new `id:base64-key` pair for `email_keys`.
+pub fn new_email_key(id: &str) -> Result<String, AdminError> {
+    let pair = crate::vault::generate_pair(id);
+    crate::vault::check_keyring(&pair).map_err(AdminError::Invalid)?;
+    Ok(pair)
+}
+
+/// Reseals every email address under the current key (after a rotation) and seals any
+/// still in clear.
+pub async fn reseal_emails(config: &Config) -> Result<String, AdminError> {
+    let url = config.database_url.expose_secret();
+    let vault = crate::vault::EmailVault::for_node(
+        config.email_keys.as_ref().map(|k| k.expose_secret()),
+        url.starts_with("sqlite:"),
+        &config.data_dir,
+    )
+    .map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let store = open(config).await?;
+    let result = crate::vault::reseal(&store, &vault, true)
+        .await
+        .map_err(|e| AdminError::Invalid(e.to_string()));
+    store.close().await;
+    Ok(format!(
+        "resealed {} email address(es) under key {}",
+        result?,
+        vault.current_id()
+    ))
+}

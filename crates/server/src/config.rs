@@ -59,6 +59,9 @@ pub struct Config {
     /// `nats://…`: the cluster's bus. `None`: one node, the bus runs in process. Secret:
     /// may carry credentials.
     pub nats_url: Option<SecretString>,
+    /// The keyring sealing players' email addresses (`id:base64-key,…`, current first;
+    /// `crate::vault`). `None`: SQLite nodes generate one in `data_dir`. Secret.
+    pub email_keys: Option<SecretString>,
     /// Queue of each bus subscription (messages beyond it are dropped and recovered by seq).
     pub bus_capacity: usize,
     pub ws: crate::ws::WsConfig,
@@ -100,6 +103,7 @@ struct RawConfig {
     node_id: String,
     heartbeat_interval_ms: u64,
     nats_url: Option<String>,
+    email_keys: Option<String>,
     tls_cert: Option<String>,
     tls_key: Option<String>,
     bus_capacity: usize,
@@ -220,7 +224,13 @@ pub const DEFAULTS: &[(&str, &str)] = &[
 ];
 
 /// Settings with no default (absent unless set).
-const OPTIONAL_KEYS: &[&str] = &["database_url", "nats_url", "tls_cert", "tls_key"];
+const OPTIONAL_KEYS: &[&str] = &[
+    "database_url",
+    "nats_url",
+    "email_keys",
+    "tls_cert",
+    "tls_key",
+];
 
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -476,6 +486,14 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                     return Err(invalid("nats_url", "must start with nats:// or tls://"));
                 }
                 Some(SecretString::from(u))
+            }
+            _ => None,
+        },
+        email_keys: match raw.email_keys {
+            Some(k) if !k.trim().is_empty() => {
+                // The message never quotes a key.
+                crate::vault::check_keyring(&k).map_err(|e| invalid("email_keys", e))?;
+                Some(SecretString::from(k))
             }
             _ => None,
         },

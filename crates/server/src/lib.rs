@@ -21,6 +21,7 @@ pub mod routes;
 pub mod social;
 pub mod state;
 pub mod telemetry;
+pub mod vault;
 pub mod web;
 pub mod ws;
 
@@ -68,6 +69,10 @@ pub enum ServeError {
     },
     #[error("cannot set up TLS: {0}")]
     Tls(String),
+    #[error("email keys: {0}")]
+    Vault(#[from] vault::VaultError),
+    #[error("cannot seal email addresses: {0}")]
+    Reseal(#[from] vault::ResealError),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -97,11 +102,21 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
             source,
         })?;
     }
+    let vault = Arc::new(vault::EmailVault::for_node(
+        config.email_keys.as_ref().map(|k| k.expose_secret()),
+        url.starts_with("sqlite:"),
+        &config.data_dir,
+    )?);
     let store = versus_store::connect(&versus_store::ConnectOptions {
         url,
         max_connections: config.database_max_connections,
     })
     .await?;
+    // Addresses stored in clear before sealing existed are sealed now (once; then none).
+    let sealed = vault::reseal(&store, &vault, false).await?;
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed email addresses stored in clear");
+    }
     let tls = match &config.tls {
         Some((cert, key)) => Some(listen::tls_acceptor(cert, key).map_err(ServeError::Tls)?),
         None => None,
@@ -163,6 +178,7 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
         limits: Arc::new(limits::Limits::new(&config.limits)),
         config: Arc::new(config),
         store: store.clone(),
+        vault,
         metrics: telemetry::metrics_handle(),
         games,
         feeds,

@@ -48,6 +48,14 @@ enum AdminCommand {
     },
     /// Lift a player's chat mute.
     Unmute { username: String },
+    /// Print a new email key pair (`id:base64-key`) to put first in `email_keys`.
+    NewEmailKey {
+        /// The key's id: 1 to 32 of a-z, 0-9 and - (e.g. the date).
+        id: String,
+    },
+    /// Reseal every email address under the current (first) key of `email_keys`, after a
+    /// rotation; then the older keys can be removed.
+    ResealEmails,
 }
 
 #[derive(Debug, Clone, Args, Default)]
@@ -216,6 +224,8 @@ fn run_admin(config: &config::Config, command: AdminCommand) -> ExitCode {
             AdminCommand::Unmute { username } => {
                 versus_server::admin::unmute(config, &username).await
             }
+            AdminCommand::NewEmailKey { id } => versus_server::admin::new_email_key(&id),
+            AdminCommand::ResealEmails => versus_server::admin::reseal_emails(config).await,
         }
     });
     match result {

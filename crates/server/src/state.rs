@@ -18,6 +18,8 @@ use crate::ws::WsConfig;
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: DynStore,
+    /// Seals, opens and indexes players' email addresses (`crate::vault`).
+    pub vault: Arc<crate::vault::EmailVault>,
     pub throttle: Arc<LoginThrottle>,
     pub metrics: PrometheusHandle,
     pub games: GameHub,

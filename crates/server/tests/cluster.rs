@@ -2174,6 +2174,7 @@ fn versus_command() -> Command {
             cmd.env_remove(name);
         }
     }
+    cmd.env("VERSUS_EMAIL_KEYS", versus_store::testing::TEST_EMAIL_KEYS);
     cmd.stdin(Stdio::null());
     cmd
 }
@@ -2390,6 +2391,10 @@ impl Cluster {
                     ("VERSUS_DATA_DIR", data.display().to_string()),
                     ("VERSUS_DATABASE_URL", db_url.clone()),
                     ("VERSUS_NATS_URL", pre.nats.clone()),
+                    (
+                        "VERSUS_EMAIL_KEYS",
+                        versus_store::testing::TEST_EMAIL_KEYS.to_string(),
+                    ),
                     ("VERSUS_LEASE_TTL_MS", lease_ttl_ms().to_string()),
                     (
                         "VERSUS_PRESENCE_REFRESH_MS",

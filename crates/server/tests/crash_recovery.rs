@@ -1167,6 +1167,7 @@ impl Harness {
                 cmd.env_remove(name);
             }
         }
+        cmd.env("VERSUS_EMAIL_KEYS", versus_store::testing::TEST_EMAIL_KEYS);
         cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&self.data_dir)
             .env("VERSUS_HEARTBEAT_INTERVAL_MS", HEARTBEAT_MS.to_string())

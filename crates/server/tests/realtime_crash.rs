@@ -70,6 +70,7 @@ fn start(data_dir: &Path, log_path: &Path, database_url: Option<&str>) -> Server
             cmd.env_remove(name);
         }
     }
+    cmd.env("VERSUS_EMAIL_KEYS", versus_store::testing::TEST_EMAIL_KEYS);
     cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("VERSUS_HEARTBEAT_INTERVAL_MS", "100")

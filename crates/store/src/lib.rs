@@ -94,8 +94,18 @@ pub trait Store: SocialStore + Send + Sync + 'static {
     async fn player_by_id(&self, id: Uuid) -> Result<Option<PlayerRecord>>;
     /// Case-insensitive.
     async fn player_by_username(&self, username: &str) -> Result<Option<PlayerRecord>>;
-    /// `login` is a username or an email address (both case-insensitive).
-    async fn player_by_login(&self, login: &str) -> Result<Option<PlayerRecord>>;
+    /// The player whose email index (`SealedEmail::index`) is `index`.
+    async fn player_by_email_index(&self, index: &str) -> Result<Option<PlayerRecord>>;
+    /// Up to `limit` rows whose address is still in clear or, with `current_key` (a key id),
+    /// sealed under another key.
+    async fn emails_to_reseal(
+        &self,
+        current_key: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<EmailToReseal>>;
+    /// Stores `email` as the player's sealed address and clears any address in clear.
+    /// `EmailTaken` when another player holds the index.
+    async fn set_sealed_email(&self, player: Uuid, email: SealedEmail) -> Result<()>;
     /// Applies the fields that are `Some`; returns the updated player (`NotFound` if gone).
     async fn update_profile(
         &self,

@@ -7,7 +7,9 @@ use uuid::Uuid;
 pub struct PlayerRecord {
     pub id: Uuid,
     pub username: String,
-    pub email: Option<String>,
+    /// The email address sealed by the server (`SealedEmail::sealed`); the store never sees
+    /// it in clear.
+    pub email_sealed: Option<String>,
     /// argon2id PHC string; `None` for guests.
     pub password_hash: Option<String>,
     pub display_name: Option<String>,
@@ -17,12 +19,30 @@ pub struct PlayerRecord {
     pub created_at_ms: i64,
 }
 
+/// An email address as stored: sealed by the server with an authenticated cipher, and its
+/// keyed hash, on which uniqueness and login by email rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedEmail {
+    pub sealed: String,
+    pub index: String,
+}
+
+/// A row whose email address is to be (re)sealed: in clear from before sealing existed, or
+/// sealed under a key that is no longer current.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailToReseal {
+    pub player_id: Uuid,
+    /// The address in clear (a row from before migration 0008).
+    pub plain: Option<String>,
+    pub sealed: Option<String>,
+}
+
 /// What [`crate::Store::create_player`] needs.
 #[derive(Debug, Clone)]
 pub struct NewPlayer {
     pub id: Uuid,
     pub username: String,
-    pub email: Option<String>,
+    pub email: Option<SealedEmail>,
     pub password_hash: Option<String>,
     pub guest: bool,
     pub created_at_ms: i64,

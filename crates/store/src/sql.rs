@@ -18,7 +18,7 @@ use crate::{
 /// statements: sqlx 0.9 accepts only audited, non-dynamic SQL).
 macro_rules! player_columns {
     () => {
-        "p.id, p.username, p.email, p.password_hash, p.display_name, p.bio, p.avatar_url, p.guest, p.created_at"
+        "p.id, p.username, p.email_sealed, p.password_hash, p.display_name, p.bio, p.avatar_url, p.guest, p.created_at"
     };
 }
 pub(crate) use player_columns;
@@ -27,7 +27,7 @@ pub(crate) use player_columns;
 pub(crate) struct PlayerRow {
     id: String,
     username: String,
-    email: Option<String>,
+    email_sealed: Option<String>,
     password_hash: Option<String>,
     display_name: Option<String>,
     bio: Option<String>,
@@ -54,7 +54,7 @@ impl PlayerRow {
         Ok(PlayerRecord {
             id: parse_id(&self.id)?,
             username: self.username,
-            email: self.email,
+            email_sealed: self.email_sealed,
             password_hash: self.password_hash,
             display_name: self.display_name,
             bio: self.bio,
@@ -407,15 +407,15 @@ macro_rules! impl_common_store {
 
             async fn create_player(&self, new: $crate::NewPlayer) -> $crate::Result<$crate::PlayerRecord> {
                 sqlx::query(
-                    "INSERT INTO players (id, username, username_lower, email, email_lower, \
+                    "INSERT INTO players (id, username, username_lower, email_sealed, email_index, \
                      password_hash, guest, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
                 )
                 .bind(new.id.to_string())
                 .bind(&new.username)
                 .bind(new.username.to_lowercase())
-                .bind(&new.email)
-                .bind(new.email.as_ref().map(|e| e.to_lowercase()))
+                .bind(new.email.as_ref().map(|e| e.sealed.as_str()))
+                .bind(new.email.as_ref().map(|e| e.index.as_str()))
                 .bind(&new.password_hash)
                 .bind(new.guest)
                 .bind(new.created_at_ms)
@@ -425,7 +425,7 @@ macro_rules! impl_common_store {
                 Ok($crate::PlayerRecord {
                     id: new.id,
                     username: new.username,
-                    email: new.email,
+                    email_sealed: new.email.map(|e| e.sealed),
                     password_hash: new.password_hash,
                     display_name: None,
                     bio: None,
@@ -455,14 +455,60 @@ macro_rules! impl_common_store {
                     .transpose()
             }
 
-            async fn player_by_login(&self, login: &str) -> $crate::Result<Option<$crate::PlayerRecord>> {
-                let sql = concat!("SELECT ", $crate::sql::player_columns!(), " FROM players p WHERE p.username_lower = $1 OR p.email_lower = $1");
+            async fn player_by_email_index(&self, index: &str) -> $crate::Result<Option<$crate::PlayerRecord>> {
+                let sql = concat!("SELECT ", $crate::sql::player_columns!(), " FROM players p WHERE p.email_index = $1");
                 sqlx::query_as::<_, $crate::sql::PlayerRow>(sql)
-                    .bind(login.to_lowercase())
+                    .bind(index)
                     .fetch_optional(&self.pool)
                     .await?
                     .map($crate::sql::PlayerRow::into_record)
                     .transpose()
+            }
+
+            async fn emails_to_reseal(
+                &self,
+                current_key: Option<&str>,
+                limit: i64,
+            ) -> $crate::Result<Vec<$crate::EmailToReseal>> {
+                // Key ids are [a-z0-9-]: no LIKE wildcard can hide in the pattern.
+                let other_key = current_key.map(|k| format!("{k}:%"));
+                let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+                    "SELECT id, email, email_sealed FROM players \
+                     WHERE email IS NOT NULL \
+                        OR ($1 IS NOT NULL AND email_sealed IS NOT NULL AND email_sealed NOT LIKE $1) \
+                     ORDER BY id LIMIT $2",
+                )
+                .bind(other_key)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(id, plain, sealed)| {
+                        Ok($crate::EmailToReseal {
+                            player_id: $crate::sql::parse_id(&id)?,
+                            plain,
+                            sealed,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn set_sealed_email(
+                &self,
+                player: uuid::Uuid,
+                email: $crate::SealedEmail,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "UPDATE players SET email_sealed = $2, email_index = $3, \
+                     email = NULL, email_lower = NULL WHERE id = $1",
+                )
+                .bind(player.to_string())
+                .bind(&email.sealed)
+                .bind(&email.index)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::map_player_unique)?;
+                Ok(())
             }
 
             async fn update_profile(

@@ -10,6 +10,11 @@ use sqlx::Connection;
 /// `postgres://postgres@127.0.0.1:5432/postgres`.
 pub const POSTGRES_URL_ENV: &str = "VERSUS_TEST_POSTGRES_URL";
 
+/// The email keyring (`email_keys`, `VERSUS_EMAIL_KEYS`) of test servers on PostgreSQL,
+/// where the server requires one. A test key, public in this repository: never use it for
+/// anything else.
+pub const TEST_EMAIL_KEYS: &str = "test-1:HNuytZEsjNduTVW9yBusDtq4EVSGvUlZx8E/wP3UfGk=";
+
 /// The PostgreSQL URL tests should use, or `None` (with a message) to skip.
 ///
 /// # Panics

@@ -5,8 +5,8 @@ use uuid::Uuid;
 use versus_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_server_url};
 use versus_store::{
     ConnectOptions, DynStore, EventRecord, JournalEntry, LeaseOutcome, LobbyQuery, NewGame,
-    NewPlayer, NewSeat, NewSession, NewSessionBundle, NewToken, ProfileUpdate, SeatResult,
-    SessionUpdate, StoreError, connect,
+    NewPlayer, NewSeat, NewSession, NewSessionBundle, NewToken, ProfileUpdate, SealedEmail,
+    SeatResult, SessionUpdate, StoreError, connect,
 };
 
 /// A store plus whatever keeps its database alive for the test's duration.
@@ -68,6 +68,7 @@ conformance!(
     revoking_all_tokens_revokes_every_live_token_of_that_player_only,
     changing_the_password_revokes_every_other_token,
     guests_have_no_email_and_no_password,
+    emails_under_an_old_key_are_listed_and_resealed_once,
     a_game_is_created_with_its_first_session_seats_and_journal,
     appends_carry_a_session_from_waiting_to_finished,
     a_seq_gap_or_duplicate_fails_the_whole_batch,
@@ -104,11 +105,20 @@ conformance!(
     matchmaking_tickets_wait_once_per_kind_pair_once_and_expire,
 );
 
+/// What the server would store for `email` under key `key` (the store treats both parts as
+/// opaque; the index is computed from the lower-cased address, as the server does).
+fn sealed(key: &str, email: &str) -> SealedEmail {
+    SealedEmail {
+        sealed: format!("{key}:sealed-{}", email.len()),
+        index: format!("{key}:{}", email.to_lowercase()),
+    }
+}
+
 fn new_player(username: &str, email: &str) -> NewPlayer {
     NewPlayer {
         id: Uuid::now_v7(),
         username: username.into(),
-        email: Some(email.into()),
+        email: Some(sealed("k1", email)),
         password_hash: Some("$argon2id$fake".into()),
         guest: false,
         created_at_ms: 1_700_000_000_000,
@@ -136,17 +146,21 @@ async fn players_are_created_and_found_by_id_username_and_email(store: DynStore)
         created.id
     );
     assert_eq!(
-        store.player_by_login("ALICE").await.unwrap().unwrap().id,
-        created.id
-    );
-    assert_eq!(
         store
-            .player_by_login("alice@example.COM")
+            .player_by_email_index(&sealed("k1", "alice@example.COM").index)
             .await
             .unwrap()
             .unwrap()
             .id,
         created.id
+    );
+    assert_eq!(by_id.email_sealed.as_deref(), Some("k1:sealed-17"));
+    assert!(
+        store
+            .player_by_email_index(&sealed("k2", "alice@example.com").index)
+            .await
+            .unwrap()
+            .is_none()
     );
     assert_eq!(by_id.username, "Alice", "the username keeps its case");
     assert!(store.player_by_username("bob").await.unwrap().is_none());
@@ -288,8 +302,65 @@ async fn guests_have_no_email_and_no_password(store: DynStore) {
         .expect("two guests without email do not collide");
     let found = store.player_by_id(created.id).await.unwrap().unwrap();
     assert!(found.guest);
-    assert_eq!(found.email, None);
+    assert_eq!(found.email_sealed, None);
     assert_eq!(found.password_hash, None);
+}
+
+async fn emails_under_an_old_key_are_listed_and_resealed_once(store: DynStore) {
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let p = store
+            .create_player(new_player(&format!("p{n}"), &format!("p{n}@example.com")))
+            .await
+            .unwrap();
+        ids.push(p.id);
+    }
+    let mut guest = new_player("guest-1", "x@example.com");
+    guest.email = None;
+    store.create_player(guest).await.unwrap();
+    // Nothing is in clear, and all are under k1.
+    assert!(store.emails_to_reseal(None, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .emails_to_reseal(Some("k1"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // After a rotation to k2, each of the three is listed (paged), then resealed.
+    let page = store.emails_to_reseal(Some("k2"), 2).await.unwrap();
+    assert_eq!(page.len(), 2);
+    assert!(page.iter().all(|row| ids.contains(&row.player_id)));
+    assert_eq!(page[0].plain, None);
+    assert_eq!(page[0].sealed.as_deref(), Some("k1:sealed-14"));
+    for (n, id) in ids.iter().enumerate() {
+        store
+            .set_sealed_email(*id, sealed("k2", &format!("p{n}@example.com")))
+            .await
+            .unwrap();
+    }
+    assert!(
+        store
+            .emails_to_reseal(Some("k2"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let p1 = store.player_by_id(ids[1]).await.unwrap().unwrap();
+    assert_eq!(p1.email_sealed.as_deref(), Some("k2:sealed-14"));
+    assert_eq!(
+        store
+            .player_by_email_index(&sealed("k2", "P1@example.com").index)
+            .await
+            .unwrap()
+            .map(|p| p.id),
+        Some(ids[1])
+    );
+    // One index cannot belong to two players.
+    let taken = store
+        .set_sealed_email(ids[0], sealed("k2", "p1@example.com"))
+        .await;
+    assert!(matches!(taken, Err(StoreError::EmailTaken)), "{taken:?}");
 }
 
 // --- games, sessions and the journal -----------------------------------------------------

@@ -194,6 +194,9 @@ pub struct SystemNote {
     /// A `moved` event of a long game only (issue 9, for the social side): the player whose
     /// turn it is now, when they are not following the game and should be told.
     pub turn_of: Option<Uuid>,
+    /// A `moved` event of a long game only: the mover may hold an unread `your_turn` for
+    /// the game (now done with). Without it, and without `turn_of`, the note is not sent.
+    pub mover_told: bool,
 }
 
 /// System notes waiting for the writer (dropped, with a metric, beyond this).

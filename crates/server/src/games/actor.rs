@@ -51,6 +51,10 @@ struct Actor {
     idle_since: tokio::time::Instant,
     /// Real-time kinds, while the session is in progress: the tick loop's state.
     rt: Option<Realtime>,
+    /// Players who may hold an unread `your_turn` notification for this game: told by this
+    /// actor since, or seated when it loaded (a previous owner may have told them). Only
+    /// their next move costs the social side a look at their notifications.
+    maybe_told: Vec<Uuid>,
 }
 
 /// A journal append on its way, started by the tick loop (a task of its own, so the actor
@@ -269,6 +273,7 @@ async fn load(
             serde_json::from_str(&e.payload).map_err(|err| format!("seq {}: {err}", e.seq))?;
         live.apply(&meta, e.seq as u64, e.at_ms, event)?;
     }
+    let maybe_told = live.seats.iter().flatten().map(|p| p.id).collect();
     Ok(Some(Actor {
         hub: hub.clone(),
         meta,
@@ -277,6 +282,7 @@ async fn load(
         presence: HashMap::new(),
         idle_since: tokio::time::Instant::now(),
         rt: None,
+        maybe_told,
     }))
 }
 
@@ -1345,7 +1351,7 @@ impl Actor {
 
     /// Publishes event `index` on the game's events subject: every node's feed delivers it
     /// to its local subscribers.
-    async fn publish(&self, index: usize) {
+    async fn publish(&mut self, index: usize) {
         let Some(wire) = self.live.events.get(index).map(|e| e.wire.clone()) else {
             return;
         };
@@ -1371,19 +1377,27 @@ impl Actor {
         // long game (`social::is_long_game`): the mover's "your turn" is done with, and the
         // player to move is told — when not following the game on any node (`turn_of`).
         if let (Some(tap), Some(event)) = (self.hub.social_tap.get(), self.live.events.get(index)) {
-            let (wanted, turn_of) = match &event.event {
-                GameEvent::Started { .. } | GameEvent::Ended { .. } => (true, None),
-                GameEvent::Moved { to_move, .. }
-                    if crate::social::is_long_game(&self.meta.settings) =>
-                {
+            let (wanted, turn_of, mover_told) = match &event.event {
+                GameEvent::Started { .. } | GameEvent::Ended { .. } => (true, None, false),
+                GameEvent::Moved {
+                    player_id, to_move, ..
+                } if crate::social::is_long_game(&self.meta.settings) => {
                     let away = to_move
                         .filter(|_| self.live.state == SessionState::InProgress)
                         .and_then(|next| self.live.seats.get(next as usize).cloned().flatten())
                         .map(|p| p.id)
                         .filter(|id| !self.is_connected(*id));
-                    (true, away)
+                    let before = self.maybe_told.len();
+                    self.maybe_told.retain(|p| p != player_id);
+                    let mover_told = self.maybe_told.len() != before;
+                    if let Some(p) = away
+                        && !self.maybe_told.contains(&p)
+                    {
+                        self.maybe_told.push(p);
+                    }
+                    (mover_told || away.is_some(), away, mover_told)
                 }
-                _ => (false, None),
+                _ => (false, None, false),
             };
             if wanted {
                 let note = crate::chat::SystemNote {
@@ -1391,6 +1405,7 @@ impl Actor {
                     seats: self.live.seats.clone(),
                     event: event.event.clone(),
                     turn_of,
+                    mover_told,
                 };
                 if tap.try_send(note).is_err() {
                     metrics::counter!("social_notes_dropped_total").increment(1);
@@ -1398,12 +1413,19 @@ impl Actor {
             }
         }
         // The chat's system messages (joins, leaves, draw offers, results), in commit order.
-        if let (Some(tap), Some(event)) = (self.hub.event_tap.get(), self.live.events.get(index)) {
+        // Moves make none (`chat::system_text`): they are not sent at all.
+        if let (Some(tap), Some(event)) = (self.hub.event_tap.get(), self.live.events.get(index))
+            && !matches!(
+                event.event,
+                GameEvent::Moved { .. } | GameEvent::Resumed { .. }
+            )
+        {
             let note = crate::chat::SystemNote {
                 game_id: self.meta.id,
                 seats: self.live.seats.clone(),
                 event: event.event.clone(),
                 turn_of: None,
+                mover_told: false,
             };
             if tap.try_send(note).is_err() {
                 metrics::counter!("chat_system_notes_dropped_total").increment(1);

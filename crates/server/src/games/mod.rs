@@ -345,6 +345,7 @@ impl GameHub {
                 seats: seats.to_vec(),
                 event: event.clone(),
                 turn_of: None,
+                mover_told: false,
             };
             if let Some(tap) = self.inner.event_tap.get()
                 && tap.try_send(note()).is_err()

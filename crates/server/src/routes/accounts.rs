@@ -46,11 +46,16 @@ pub fn public_player(p: &PlayerRecord) -> PublicPlayer {
     }
 }
 
-fn me(p: &PlayerRecord) -> Me {
-    Me {
+/// The caller's own account, with the email address opened.
+fn me(state: &AppState, p: &PlayerRecord) -> Result<Me, ApiError> {
+    let email = match &p.email_sealed {
+        Some(sealed) => Some(state.vault.open(p.id, sealed).map_err(ApiError::internal)?),
+        None => None,
+    };
+    Ok(Me {
         player: public_player(p),
-        email: p.email.clone(),
-    }
+        email,
+    })
 }
 
 /// Issues a new token for `player` and builds the auth response.
@@ -71,7 +76,7 @@ async fn issue_token(state: &AppState, player: &PlayerRecord) -> Result<AuthResp
     Ok(AuthResponse {
         token,
         expires_at,
-        player: me(player),
+        player: me(state, player)?,
     })
 }
 
@@ -104,13 +109,22 @@ async fn register(
             return Err(ApiError::validation(errors));
         }
     };
+    // The database enforces uniqueness of the current key's index; during a key rotation an
+    // older row may still carry an older key's index (docs/SECURITY.md).
+    let email = email.into_inner();
+    for index in state.vault.indexes(&email).iter().skip(1) {
+        if state.store.player_by_email_index(index).await?.is_some() {
+            return Err(StoreError::EmailTaken.into());
+        }
+    }
     let password_hash = auth::hash_password(password.expose().to_string()).await?;
+    let id = Uuid::now_v7();
     let player = state
         .store
         .create_player(NewPlayer {
-            id: Uuid::now_v7(),
+            id,
             username: username.into_inner(),
-            email: Some(email.into_inner()),
+            email: Some(state.vault.seal(id, &email)),
             password_hash: Some(password_hash),
             guest: false,
             created_at_ms: now_ms(),
@@ -204,7 +218,7 @@ async fn login(
         return Err(ApiError::rate_limited(retry));
     }
     // Both attempts are counted as failures until the password proves otherwise.
-    let player = state.store.player_by_login(req.login.trim()).await?;
+    let player = find_by_login(&state, req.login.trim()).await?;
     let hash = player.as_ref().and_then(|p| p.password_hash.clone());
     let ok = auth::verify_password(req.password, hash).await?;
     match player {
@@ -215,6 +229,20 @@ async fn login(
         }
         _ => Err(invalid_credentials()),
     }
+}
+
+/// The player whose username or email address (both case-insensitive) is `login`. An
+/// address is found by its keyed hash under each key (a username has no `@`).
+async fn find_by_login(state: &AppState, login: &str) -> Result<Option<PlayerRecord>, ApiError> {
+    if !login.contains('@') {
+        return Ok(state.store.player_by_username(login).await?);
+    }
+    for index in state.vault.indexes(login) {
+        if let Some(player) = state.store.player_by_email_index(&index).await? {
+            return Ok(Some(player));
+        }
+    }
+    Ok(None)
 }
 
 fn invalid_credentials() -> ApiError {
@@ -268,8 +296,8 @@ async fn logout_all(State(state): State<AppState>, authed: Authed) -> Result<Sta
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn get_me(authed: Authed) -> Json<Me> {
-    Json(me(&authed.player))
+async fn get_me(State(state): State<AppState>, authed: Authed) -> Result<Json<Me>, ApiError> {
+    Ok(Json(me(&state, &authed.player)?))
 }
 
 /// Update the caller's profile, or change the password.
@@ -349,7 +377,7 @@ async fn update_me(
         .store
         .update_profile(authed.player.id, update, now_ms())
         .await?;
-    Ok(Json(me(&player)))
+    Ok(Json(me(&state, &player)?))
 }
 
 /// A player's public profile (never the email).

@@ -488,7 +488,10 @@ async fn unread_turns(
 /// A move in a long game: the mover's unread `your_turn` for it is done with (marked read),
 /// and the player to move, when away (`to`), is told — unless an unread one for the game is
 /// waiting already. So a player has at most one unread `your_turn` per game.
-async fn turn_moved(social: &Social, game_id: Uuid, mover: Uuid, to: Option<Uuid>) {
+async fn turn_moved(social: &Social, game_id: Uuid, mover: Option<Uuid>, to: Option<Uuid>) {
+    let Some(mover) = mover else {
+        return tell_turn(social, game_id, to).await;
+    };
     match unread_turns(social, mover, game_id).await {
         Ok(ids) if !ids.is_empty() => {
             if let Err(e) = social
@@ -503,6 +506,11 @@ async fn turn_moved(social: &Social, game_id: Uuid, mover: Uuid, to: Option<Uuid
         Ok(_) => {}
         Err(e) => tracing::warn!(player = %mover, error = %e, "cannot read notifications"),
     }
+    tell_turn(social, game_id, to).await;
+}
+
+/// Tells `to`, when away, that it is their turn — unless an unread one is waiting.
+async fn tell_turn(social: &Social, game_id: Uuid, to: Option<Uuid>) {
     let Some(player) = to else {
         return;
     };
@@ -526,7 +534,8 @@ async fn turn_moved(social: &Social, game_id: Uuid, mover: Uuid, to: Option<Uuid
 async fn tap_task(social: Social, mut rx: mpsc::Receiver<crate::chat::SystemNote>) {
     while let Some(note) = rx.recv().await {
         if let GameEvent::Moved { player_id, .. } = &note.event {
-            turn_moved(&social, note.game_id, *player_id, note.turn_of).await;
+            let mover = note.mover_told.then_some(*player_id);
+            turn_moved(&social, note.game_id, mover, note.turn_of).await;
             continue;
         }
         let seated: Vec<Uuid> = note.seats.iter().flatten().map(|p| p.id).collect();

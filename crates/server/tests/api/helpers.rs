@@ -253,6 +253,9 @@ pub fn test_config(
         ),
         ("log_level", test_log_filter()),
     ];
+    if database_url.starts_with("postgres") {
+        values.push(("email_keys", versus_store::testing::TEST_EMAIL_KEYS.into()));
+    }
     values.extend(settings.iter().map(|(k, v)| (*k, v.to_string())));
     config::load(None, std::iter::empty(), &Overrides { values }).expect("a valid test config")
 }
@@ -425,6 +428,26 @@ impl TestApp {
         self.restart_after(|_| async {}).await
     }
 
+    /// Like [`TestApp::restart`], with the test configuration plus `settings` instead of the
+    /// configuration it ran with (e.g. other keys).
+    pub async fn restart_with(self, settings: &[(&'static str, &str)]) -> TestApp {
+        let http = self.http.clone();
+        let (_, database, dir) = self.stop().await;
+        let config = test_config(dir.path(), &database.url, settings);
+        let server = versus_server::spawn(config.clone())
+            .await
+            .expect("the server restarts");
+        TestApp {
+            addr: server.addr,
+            base_url: format!("http://{}", server.addr),
+            http,
+            server,
+            config,
+            database,
+            _dir: dir,
+        }
+    }
+
     /// Like [`TestApp::restart`], running `between` while no server runs (e.g. to write to
     /// the database the way a node that crashed right after would have).
     pub async fn restart_after<F, Fut>(self, between: F) -> TestApp
@@ -546,6 +569,8 @@ pub fn binary_command() -> Command {
             cmd.env_remove(name);
         }
     }
+    // Required on PostgreSQL; on SQLite it stands in for the generated key file.
+    cmd.env("VERSUS_EMAIL_KEYS", versus_store::testing::TEST_EMAIL_KEYS);
     cmd.stdin(Stdio::null());
     cmd
 }

@@ -20,6 +20,7 @@ mod games;
 mod matchmaking;
 mod ratings;
 mod realtime;
+mod sealed_emails;
 mod secrets_in_logs;
 mod slow_clients;
 mod social;

@@ -1,7 +1,7 @@
 //! No secret or personal data in the logs: the real binary, at `debug` level, through a
 //! session that touches every secret it handles (passwords right and wrong, emails, bearer
 //! tokens — over REST and in the WebSocket `hello` —, a password change, invite-link codes,
-//! chat text), then its whole log is searched for each of them and their hashes.
+//! chat text, the email key), then its whole log is searched for each of them and their hashes.
 
 use std::time::Duration;
 
@@ -161,6 +161,14 @@ async fn a_full_session_at_debug_level_logs_no_secret_and_no_personal_data() {
         ),
         ("chat text", "555-0199".to_string()),
         ("argon2 hash", "$argon2id$".to_string()),
+        (
+            "email key",
+            versus_store::testing::TEST_EMAIL_KEYS
+                .split_once(':')
+                .unwrap()
+                .1
+                .to_string(),
+        ),
     ];
     for (what, secret) in secrets {
         assert!(

@@ -54,6 +54,7 @@ pub fn start_node(id: &str, database_url: &str, nats: &str, extra: &[(&str, &str
             cmd.env_remove(name);
         }
     }
+    cmd.env("VERSUS_EMAIL_KEYS", versus_store::testing::TEST_EMAIL_KEYS);
     let mut child = cmd
         .args([
             "serve",
