@@ -44,7 +44,10 @@ async fn start(db: Db) -> Option<App> {
         ("data_dir", dir.path().display().to_string()),
         ("database_url", db_url.clone()),
         ("node_id", node.clone()),
-        ("email_keys", versus_store::testing::TEST_EMAIL_KEYS.to_string()),
+        (
+            "email_keys",
+            versus_store::testing::TEST_EMAIL_KEYS.to_string(),
+        ),
     ];
     let cfg = config::load(None, std::iter::empty(), &Overrides { values }).unwrap();
     let server = versus_server::spawn(cfg).await.unwrap();
