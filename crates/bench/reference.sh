@@ -78,7 +78,7 @@ summary() {
 }
 field() { # $1 = jq path, files...
     local path="$1"; shift
-    for f in "$@"; do [ -s "$f" ] && jq -r "$path // empty" "$f"; done
+    for f in "$@"; do if [ -s "$f" ]; then jq -r "$path // empty" "$f"; fi; done
 }
 
 for r in $(seq 1 "$RUNS"); do

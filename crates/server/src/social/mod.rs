@@ -1,9 +1,13 @@
 //! Social (issue 9): notifications and presence, live over the bus.
 //!
 //! **Inbox.** Every player has one bus subject, `versus.inbox.<player_id>`, carrying
-//! ready-to-send `ServerMessage`s for them (`notification`, `presence`). A node subscribes to
-//! it while it holds at least one WebSocket of the player and delivers each message to those
-//! connections' bounded outboxes (a full one is kicked, 4008). Notifications are stored first
+//! ready-to-send `ServerMessage`s for them (`notification`, `presence`). Each node holds one
+//! subscription to all of them (`versus.inbox.*`, one task and one bounded queue for the
+//! node, not one per player: an idle connection costs no subscription) and delivers each
+//! message to the bounded outboxes of its own WebSockets of that player, if any (a full one
+//! is kicked, 4008); a message for a player with no connection here is dropped. So every
+//! node sees every inbox message of the cluster: they are few (notifications and coalesced
+//! presence changes), see docs/SCALING.md. Notifications are stored first
 //! (`notifications` table), so a player who was offline reads them later over REST.
 //!
 //! **Presence across nodes.** A player is online while any node holds a WebSocket of theirs.
@@ -24,7 +28,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use versus_protocol::{
@@ -54,6 +57,9 @@ pub fn inbox_subject(player_id: Uuid) -> String {
     format!("versus.inbox.{player_id}")
 }
 
+/// Every player's inbox: what a node subscribes to.
+const INBOXES: &str = "versus.inbox.*";
+
 /// Game events the social side turns into notifications and presence.
 const TAP_QUEUE: usize = 4096;
 
@@ -71,13 +77,6 @@ impl std::fmt::Debug for Social {
 
 struct Local {
     watchers: Vec<Watcher>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Local {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 struct Inner {
@@ -114,6 +113,7 @@ impl Social {
                 tap,
             }),
         };
+        tokio::spawn(inbox_task(social.clone()));
         tokio::spawn(presence_task(social.clone(), shutdown));
         tokio::spawn(tap_task(social.clone(), tap_rx));
         social
@@ -134,7 +134,6 @@ impl Social {
             let mut local = self.inner.local.lock().unwrap_or_else(|p| p.into_inner());
             let entry = local.entry(player).or_insert_with(|| Local {
                 watchers: Vec::new(),
-                task: tokio::spawn(inbox_task(self.clone(), player)),
             });
             entry.watchers.retain(|w| w.conn_id != watcher.conn_id);
             entry.watchers.push(watcher);
@@ -396,16 +395,26 @@ pub fn notification(r: &NotificationRecord) -> Notification {
     }
 }
 
-/// Forwards a player's inbox to this node's connections of theirs.
-async fn inbox_task(social: Social, player: Uuid) {
-    let mut sub = match social.inner.bus.subscribe(inbox_subject(player)).await {
+/// Forwards every inbox message to this node's connections of its player, if any.
+async fn inbox_task(social: Social) {
+    let mut sub = match social.inner.bus.subscribe(INBOXES.to_string()).await {
         Ok(s) => s,
         Err(e) => {
-            tracing::warn!(%player, error = %e, "cannot follow an inbox");
+            tracing::error!(error = %e, "cannot follow the players' inboxes");
             return;
         }
     };
     while let Some(msg) = sub.next().await {
+        let Some(player) = msg
+            .subject
+            .strip_prefix("versus.inbox.")
+            .and_then(|id| Uuid::parse_str(id).ok())
+        else {
+            continue;
+        };
+        if social.local_count(player) == 0 {
+            continue;
+        }
         let Ok(text) = String::from_utf8(msg.payload.to_vec()) else {
             continue;
         };
