@@ -26,7 +26,7 @@ use crate::stats::now_ns;
 
 /// The same defaults as the server's `ws_*` settings.
 const MAX_MESSAGE_BYTES: usize = 16384;
-const READ_BUFFER_BYTES: usize = 4096;
+const READ_BUFFER_BYTES: usize = 1024;
 const OUTBOX_CAPACITY: usize = 256;
 const PING_INTERVAL: Duration = Duration::from_secs(15);
 

@@ -184,7 +184,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("ws_outbox_capacity", "256"),
     ("ws_max_pending", "32"),
     ("ws_max_subscriptions", "64"),
-    ("ws_read_buffer_bytes", "4096"),
+    ("ws_read_buffer_bytes", "1024"),
     ("seat_hold_seconds", "60"),
     ("game_mailbox_capacity", "256"),
     ("game_replay_limit", "200"),

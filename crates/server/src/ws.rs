@@ -139,8 +139,11 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
 
 async fn connection(mut socket: WebSocket, state: AppState, _slot: crate::limits::TotalSlot) {
     metrics::gauge!("ws_connections").increment(1.0);
-    if let Some((player, _player_slot)) = handshake(&mut socket, &state).await {
-        serve(socket, state, player).await;
+    // Both boxed: the handshake's futures (token lookup, database) are freed once it is done,
+    // and the long-lived part is one allocation of its own size.
+    let handshake = Box::pin(handshake(&mut socket, &state)).await;
+    if let Some((player, _player_slot)) = handshake {
+        Box::pin(serve(socket, state, player)).await;
     }
     metrics::gauge!("ws_connections").decrement(1.0);
 }
@@ -298,11 +301,11 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
         tokio::select! {
             code = kick.kicked() => {
                 let reason = if code == close_code::SLOW_CONSUMER { "slow consumer: resume with since_seq" } else { "going away" };
-                close(&mut socket, code, reason).await;
+                Box::pin(close(&mut socket, code, reason)).await;
                 break;
             }
             () = shutdown.cancelled() => {
-                close(&mut socket, close_code::GOING_AWAY, "server shutting down").await;
+                Box::pin(close(&mut socket, close_code::GOING_AWAY, "server shutting down")).await;
                 break;
             }
             frame = socket.recv() => {
@@ -310,7 +313,7 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
                     Some(Ok(frame)) => frame,
                     Some(Err(e)) => {
                         if is_too_big(e) {
-                            close(&mut socket, close_code::MESSAGE_TOO_BIG, "message too big").await;
+                            Box::pin(close(&mut socket, close_code::MESSAGE_TOO_BIG, "message too big")).await;
                         }
                         break;
                     }
@@ -325,7 +328,7 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
                             refused += 1;
                             metrics::counter!("ws_messages_refused_total").increment(1);
                             if f64::from(refused) > credit_rate.burst {
-                                close(&mut socket, close_code::RATE_LIMITED, "too many messages").await;
+                                Box::pin(close(&mut socket, close_code::RATE_LIMITED, "too many messages")).await;
                                 break;
                             }
                             let reply = error(
@@ -367,10 +370,10 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > cfg.idle_timeout {
-                    close(&mut socket, close_code::IDLE_TIMEOUT, "idle timeout").await;
+                    Box::pin(close(&mut socket, close_code::IDLE_TIMEOUT, "idle timeout")).await;
                     break;
                 }
-                if socket.send(Message::Ping(Default::default())).await.is_err() { break; }
+                if Box::pin(socket.send(Message::Ping(Default::default()))).await.is_err() { break; }
             }
         }
     }
