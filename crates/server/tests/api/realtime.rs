@@ -19,6 +19,8 @@ struct View {
     seq: u64,
     snap: Option<lightcycles::Snapshot>,
     result: Option<versus_protocol::GameResult>,
+    /// Every event and ticks message applied, by seq (to compare with the journal).
+    seen: Vec<(u64, GameEvent)>,
 }
 
 fn to_rules<T: serde::de::DeserializeOwned>(v: impl serde::Serialize) -> T {
@@ -32,6 +34,7 @@ impl View {
             seq,
             snap: position.and_then(|p| serde_json::from_value(p.clone()).ok()),
             result: None,
+            seen: Vec::new(),
         }
     }
 
@@ -41,6 +44,7 @@ impl View {
             ServerMessage::Event(e) if e.session_id == self.session => {
                 assert_eq!(e.seq, self.seq + 1, "gap-free seqs across events and ticks");
                 self.seq = e.seq;
+                self.seen.push((e.seq, e.event.clone()));
                 match &e.event {
                     GameEvent::Started {
                         realtime: Some(c),
@@ -77,6 +81,13 @@ impl View {
             } if *session_id == self.session => {
                 assert_eq!(*seq, self.seq + 1, "gap-free seqs across events and ticks");
                 self.seq = *seq;
+                self.seen.push((
+                    *seq,
+                    GameEvent::Ticks {
+                        ticks: ticks.clone(),
+                        inputs: Vec::new(),
+                    },
+                ));
                 let snap = self.snap.as_mut().expect("ticks come after the start");
                 for t in ticks {
                     assert_eq!(t.tick, snap.tick + 1, "ticks in order, none missing");
@@ -84,6 +95,40 @@ impl View {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+impl View {
+    /// The last tick applied (0 before the first).
+    fn tick(&self) -> u64 {
+        self.snap.as_ref().map_or(0, |s| s.tick)
+    }
+}
+
+/// The next message within `within`, or `None`.
+async fn try_recv(c: &mut WsClient, within: std::time::Duration) -> Option<ServerMessage> {
+    tokio::time::timeout(within, c.recv()).await.ok()
+}
+
+/// Every `ticks` message `view` saw is journaled, with the same deltas at the same seq.
+fn assert_journaled(view: &View, journal: &[versus_protocol::EventEnvelope]) {
+    for (seq, event) in &view.seen {
+        let journaled = journal
+            .iter()
+            .find(|e| e.seq == *seq)
+            .unwrap_or_else(|| panic!("seq {seq} was shown but is not in the journal"));
+        match (event, &journaled.event) {
+            (GameEvent::Ticks { ticks: shown, .. }, GameEvent::Ticks { ticks, .. }) => {
+                assert_eq!(
+                    shown, ticks,
+                    "seq {seq}: the ticks shown are the journaled ones"
+                )
+            }
+            (GameEvent::Ticks { .. }, other) => {
+                panic!("seq {seq}: shown as ticks, journaled as {other:?}")
+            }
+            (shown, journaled) => assert_eq!(shown, journaled, "seq {seq}"),
         }
     }
 }
@@ -491,5 +536,257 @@ mod matchmade {
                 other => panic!("expected input_accepted, got {other:?}"),
             }
         }
+    }
+}
+
+/// A stalled journal (its write lock held from outside the server, as in `durability.rs`)
+/// while a session ticks: ARCHITECTURE.md "Real-time games", when game time waits.
+mod stalled_journal {
+    use std::time::Duration;
+
+    use sqlx::Connection;
+
+    use super::*;
+    use crate::helpers::{Db, run_test};
+
+    /// Holds the journal's write lock until released.
+    enum Lock {
+        Sqlite(sqlx::SqliteConnection),
+        Postgres(sqlx::PgConnection),
+    }
+
+    impl Lock {
+        async fn take(app: &TestApp) -> Lock {
+            let url = &app.database.url;
+            match app.backend() {
+                Db::Sqlite => {
+                    let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+                    sqlx::query("BEGIN EXCLUSIVE")
+                        .execute(&mut c)
+                        .await
+                        .unwrap();
+                    Lock::Sqlite(c)
+                }
+                Db::Postgres => {
+                    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+                    sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+                    sqlx::query("LOCK TABLE journal_events IN EXCLUSIVE MODE")
+                        .execute(&mut c)
+                        .await
+                        .unwrap();
+                    Lock::Postgres(c)
+                }
+            }
+        }
+
+        /// The last committed seq of `session` (nothing commits while the lock is held).
+        async fn committed_seq(&mut self, session: Uuid) -> u64 {
+            let sql = "SELECT COALESCE(MAX(seq), 0) FROM journal_events WHERE session_id = $1";
+            let seq: i64 = match self {
+                Lock::Sqlite(c) => sqlx::query_scalar(sql)
+                    .bind(session.to_string())
+                    .fetch_one(c)
+                    .await
+                    .unwrap(),
+                Lock::Postgres(c) => sqlx::query_scalar(sql)
+                    .bind(session.to_string())
+                    .fetch_one(c)
+                    .await
+                    .unwrap(),
+            };
+            seq as u64
+        }
+
+        async fn release(self) {
+            match self {
+                Lock::Sqlite(mut c) => {
+                    sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+                }
+                Lock::Postgres(mut c) => {
+                    sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+                }
+            }
+        }
+    }
+
+    /// The value of counter `name` for this server (its `node` label) on `/metrics`.
+    async fn metric(app: &TestApp, name: &str) -> f64 {
+        let text = app.get("/metrics").await.text().await.unwrap();
+        let label = format!("node=\"{}\"", app.config.node_id);
+        text.lines()
+            .filter(|l| l.starts_with(name) && l.contains(&label))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Reads what `c` receives until `done` (polled between reads) or `deadline`, checking
+    /// that no message carries a seq beyond `committed`.
+    async fn drain_until(
+        app: &TestApp,
+        c: &mut WsClient,
+        view: &mut View,
+        committed: u64,
+        deadline: tokio::time::Instant,
+        what: &str,
+        done: impl AsyncFn(&TestApp) -> bool,
+    ) {
+        loop {
+            while let Some(msg) = try_recv(c, Duration::from_millis(20)).await {
+                view.apply(&msg);
+                assert!(
+                    view.seq <= committed,
+                    "seq {} reached a client while only {committed} was committed",
+                    view.seq
+                );
+            }
+            if done(app).await {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: not in time"
+            );
+        }
+    }
+
+    /// While the journal cannot commit, the session runs at most
+    /// `realtime_max_uncommitted_ticks` ahead of it, unseen: then game time holds (counted in
+    /// `realtime_ticks_held_total`). Nobody is shown a tick or an event that is not committed.
+    /// A seated player disconnecting meanwhile does not stop the tick loop (the actor keeps
+    /// answering and keeps counting held ticks): the `player_left` event queues behind the
+    /// outstanding ticks. Once the lock is released, the ticks and the event arrive, gap-free
+    /// in seq and in tick numbers, exactly as journaled, and the session ticks on.
+    async fn a_stalled_journal_holds_game_time_and_shows_nothing_uncommitted(app: TestApp) {
+        let alice = player(&app, "alice").await;
+        let bob = player(&app, "bob").await;
+        // A long countdown: the cycles stand still, so no round ends while the test looks.
+        let view = create(&app, &alice, "lightcycles", json!({ "points_to_win": 25 })).await;
+        let (id, session) = (view.id, view.session_id);
+        crate::games::action_ok(&app, &bob, id, "join").await;
+        let mut a = WsClient::connect(&app, &alice.token).await;
+        let mut b = WsClient::connect(&app, &bob.token).await;
+        let sub = a.subscribe(id, None).await;
+        let snapshot = sub.snapshot.expect("a snapshot");
+        b.subscribe(id, None).await;
+        let mut seen = View::new(session, sub.last_seq, Some(&snapshot.position));
+        follow(&mut a, &mut seen, |v| v.tick() >= 3).await;
+
+        let held_before = metric(&app, "realtime_ticks_held_total").await;
+        let mut lock = Lock::take(&app).await;
+        let committed = lock.committed_seq(session).await;
+        // SQLite gives up on a lock after its busy_timeout (5 s): the append would fail and
+        // the actor reload, which is another story. Everything below happens well before.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+        drain_until(
+            &app,
+            &mut a,
+            &mut seen,
+            committed,
+            deadline,
+            "the cap",
+            async |app| metric(app, "realtime_ticks_held_total").await > held_before,
+        )
+        .await;
+
+        // Bob goes away while the journal is stalled: the actor takes note at once (it is not
+        // waiting on the journal) and the tick loop goes on holding.
+        b.close().await;
+        drain_until(
+            &app,
+            &mut a,
+            &mut seen,
+            committed,
+            deadline,
+            "bob shown away",
+            async |app| {
+                let g = game(app, id).await;
+                g.participants
+                    .iter()
+                    .any(|p| p.player.id == bob.id && !p.connected)
+            },
+        )
+        .await;
+        let held_after_leave = metric(&app, "realtime_ticks_held_total").await;
+        drain_until(
+            &app,
+            &mut a,
+            &mut seen,
+            committed,
+            deadline,
+            "held ticks",
+            async |app| metric(app, "realtime_ticks_held_total").await >= held_after_leave + 5.0,
+        )
+        .await;
+        assert_eq!(
+            lock.committed_seq(session).await,
+            committed,
+            "nothing committed"
+        );
+        let tick_during = seen.tick();
+        lock.release().await;
+
+        // The held ticks, then bob's departure, then more ticks: gap-free (`View::apply`).
+        follow(&mut a, &mut seen, |v| {
+            let left = v
+                .seen
+                .iter()
+                .any(|(_, e)| matches!(e, GameEvent::PlayerLeft { .. }));
+            left && v.tick() >= tick_during + 15
+        })
+        .await;
+        let left_at = seen
+            .seen
+            .iter()
+            .find(|(_, e)| matches!(e, GameEvent::PlayerLeft { .. }))
+            .map(|(seq, _)| *seq)
+            .unwrap();
+        assert!(
+            left_at > committed + 1,
+            "bob's departure follows the ticks outstanding before it"
+        );
+        assert!(
+            seen.seen
+                .iter()
+                .any(|(seq, e)| *seq > left_at && matches!(e, GameEvent::Ticks { .. }))
+        );
+        assert_journaled(&seen, &events_after(&app, id, 0).await);
+        let now = game(&app, id).await;
+        assert_eq!(now.state, SessionState::InProgress);
+        let bob_seat = now
+            .participants
+            .iter()
+            .find(|p| p.player.id == bob.id)
+            .unwrap();
+        assert!(bob_seat.seat_held_until.is_some(), "bob's seat is held");
+    }
+
+    const SETTINGS: [(&str, &str); 3] = [
+        ("realtime_tick_hz", "50"),
+        ("realtime_countdown_ms", "30000"),
+        ("realtime_max_uncommitted_ticks", "5"),
+    ];
+
+    // One node id per test: the counter is read by its `node` label, and tests share the
+    // process's metrics.
+    #[tokio::test]
+    async fn sqlite_a_stalled_journal_holds_game_time_and_shows_nothing_uncommitted() {
+        let settings = [SETTINGS.as_slice(), &[("node_id", "stalled-sqlite")]].concat();
+        run_test(
+            Db::Sqlite,
+            &settings,
+            a_stalled_journal_holds_game_time_and_shows_nothing_uncommitted,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn postgres_a_stalled_journal_holds_game_time_and_shows_nothing_uncommitted() {
+        let settings = [SETTINGS.as_slice(), &[("node_id", "stalled-postgres")]].concat();
+        run_test(
+            Db::Postgres,
+            &settings,
+            a_stalled_journal_holds_game_time_and_shows_nothing_uncommitted,
+        )
+        .await;
     }
 }
