@@ -931,9 +931,8 @@ impl Actor {
         if let Action::Input { dir } = action {
             return self.input(&player, dir);
         }
-        // Every other action follows the tick loop's append in flight, and sees the session's
-        // end if a tick decided it (`catch_up`).
-        self.catch_up().await?;
+        // Refusals that depend on nothing that changes: at once, without waiting for the tick
+        // loop's append.
         if self.meta.realtime
             && matches!(
                 action,
@@ -951,6 +950,9 @@ impl Actor {
                 "resigning needs exactly two players: with more, just stop steering",
             ));
         }
+        // Every other action follows the tick loop's append in flight, and sees the session's
+        // end if a tick decided it (`catch_up`).
+        self.catch_up().await?;
         if let Action::Move { client_move_id, .. } = &action
             && let Some(done) = self.live.acks.get(&(player.id, client_move_id.clone()))
         {
