@@ -304,6 +304,9 @@ async fn load(
         seats: realtime::seats(info, &settings),
         supports_draw_offers: info.supports_draw_offers,
         realtime: info.realtime,
+        tick_ms: info
+            .realtime
+            .then(|| u32::try_from(hub.config.tick.as_millis().max(1)).unwrap_or(u32::MAX)),
     };
     let mut live = Live::new(&meta, session.id, session.number as u32).ok_or("unknown kind")?;
     for e in store

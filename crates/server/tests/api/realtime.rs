@@ -803,3 +803,112 @@ mod stalled_journal {
         .await;
     }
 }
+
+/// A client that lags behind a ticking session (docs/PROTOCOL.md "Real-time games", resync).
+mod lagging {
+    use std::time::Duration;
+
+    use versus_protocol::close_code;
+
+    use super::*;
+    use crate::ws_client::{Ending, connect_raw_small_buffer, hello, read_until_closed, send_text};
+
+    /// Whether `player` is shown connected in the game's view.
+    async fn connected(app: &TestApp, id: Uuid, player: Uuid) -> bool {
+        game(app, id)
+            .await
+            .participants
+            .iter()
+            .any(|p| p.player.id == player && p.connected)
+    }
+
+    async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !check().await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: not in time"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    both_backends! {
+        settings = &[
+            ("realtime_tick_hz", "200"),
+            // The cycles stand still through the test: no round ends, ticks keep coming.
+            ("realtime_countdown_ms", "60000"),
+            ("ws_outbox_capacity", "8"),
+            ("game_replay_limit", "4"),
+        ];
+
+        /// Alice's only connection stops reading while the session ticks: the server closes
+        /// it with 4008 once her outbox is full (the session goes on). She resubscribes from
+        /// the last seq she read, which is more than `game_replay_limit` behind: she gets a
+        /// snapshot (`resync`) with the tick period, then every tick after it, gap-free in seq
+        /// and in tick numbers, and she can steer.
+        async fn a_lagging_client_is_kicked_and_resynced_with_a_snapshot(app: TestApp) {
+            let alice = player(&app, "alice").await;
+            let bob = player(&app, "bob").await;
+            let view = create(&app, &alice, "lightcycles", json!({})).await;
+            let (id, session) = (view.id, view.session_id);
+            crate::games::action_ok(&app, &bob, id, "join").await;
+
+            let mut slow = connect_raw_small_buffer(&app).await;
+            send_text(&mut slow, serde_json::to_string(&hello(&alice.token)).unwrap()).await;
+            let subscribe = ClientMessage::Subscribe {
+                id: Some("s1".into()),
+                game_id: id,
+                session_id: None,
+                since_seq: None,
+            };
+            send_text(&mut slow, serde_json::to_string(&subscribe).unwrap()).await;
+            wait_until("alice's subscription", async || connected(&app, id, alice.id).await).await;
+            // She reads nothing more; the ticks pile up until the server gives up on her.
+            wait_until("alice kicked", async || !connected(&app, id, alice.id).await).await;
+
+            let (seen, ending) = read_until_closed(&mut slow, Duration::from_secs(30)).await;
+            assert_eq!(ending, Ending::Close(close_code::SLOW_CONSUMER));
+            let mut last_seq = None;
+            for m in &seen {
+                match m {
+                    ServerMessage::Subscribed { last_seq: s, .. } => last_seq = Some(*s),
+                    ServerMessage::Ticks { seq, .. } => {
+                        let before = last_seq.expect("ticks after the subscription");
+                        assert_eq!(*seq, before + 1, "what she got was gap-free");
+                        last_seq = Some(*seq);
+                    }
+                    ServerMessage::Event(e) => {
+                        let before = last_seq.expect("events after the subscription");
+                        assert_eq!(e.seq, before + 1, "what she got was gap-free");
+                        last_seq = Some(e.seq);
+                    }
+                    _ => {}
+                }
+            }
+            let last_seq = last_seq.expect("she was subscribed");
+
+            // She comes back from where she stopped: too far behind for a replay.
+            let mut a = WsClient::connect(&app, &alice.token).await;
+            let sub = a.subscribe(id, Some((session, last_seq))).await;
+            assert!(sub.resync, "more than game_replay_limit behind: a resync");
+            let snapshot = sub.snapshot.expect("a resync carries a snapshot");
+            assert!(sub.last_seq > last_seq + 4, "{} vs {last_seq}", sub.last_seq);
+            assert_eq!(snapshot.last_seq, sub.last_seq);
+            assert_eq!(snapshot.state, SessionState::InProgress);
+            assert_eq!(snapshot.tick_ms, Some(5), "the snapshot says the tick period (200 Hz)");
+            let mut view = View::new(session, sub.last_seq, Some(&snapshot.position));
+            let from = view.tick();
+            assert!(from > 0);
+            follow(&mut a, &mut view, |v| v.tick() >= from + 40).await;
+            let snap = view.snap.clone().unwrap();
+            match input(&mut a, id, towards_a_side_wall(&snap, 0)).await {
+                ServerMessage::InputAccepted { tick, .. } => assert!(tick > snap.tick),
+                other => panic!("expected input_accepted, got {other:?}"),
+            }
+            // Everything she was shown after the snapshot is the journal's.
+            follow(&mut a, &mut view, |v| v.tick() >= from + 60).await;
+            assert_journaled(&view, &events_after(&app, id, sub.last_seq).await);
+        }
+    }
+}
