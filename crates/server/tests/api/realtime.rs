@@ -427,6 +427,55 @@ both_backends! {
         assert!((ratings[0] - ratings[2]).abs() < 1e-6, "{ratings:?}");
     }
 
+    /// A resignation ends a real-time session with the points won so far: they are the
+    /// session's `result.scores` and go to the kind's points board, like a session played to
+    /// the end (the resigner's opponent wins).
+    async fn a_resigned_session_keeps_its_scores(app: TestApp) {
+        let alice = player(&app, "alice").await;
+        let bob = player(&app, "bob").await;
+        let view = create(&app, &alice, "lightcycles", json!({ "points_to_win": 5 })).await;
+        let (id, session) = (view.id, view.session_id);
+        crate::games::action_ok(&app, &bob, id, "join").await;
+        let mut a = WsClient::connect(&app, &alice.token).await;
+        let sub = a.subscribe(id, None).await;
+        let snapshot = sub.snapshot.expect("a snapshot");
+        let mut seen = View::new(session, sub.last_seq, Some(&snapshot.position));
+        // Alice turns into the nearest side wall in round 1's countdown: Bob scores.
+        let snap = seen.snap.clone().unwrap();
+        assert!(snap.tick < snap.frozen_until, "still in the countdown");
+        assert!(matches!(
+            input(&mut a, id, towards_a_side_wall(&snap, 0)).await,
+            ServerMessage::InputAccepted { .. }
+        ));
+        follow(&mut a, &mut seen, |v| v.snap.as_ref().is_some_and(|s| s.scores[1] >= 1)).await;
+        crate::games::action_ok(&app, &alice, id, "resign").await;
+
+        let end = game(&app, id).await;
+        assert_eq!(end.state, SessionState::Finished);
+        let result = end.result.clone().expect("a result");
+        assert_eq!((result.outcome.as_str(), result.winner, result.reason.as_str()), ("win", Some(1), "resignation"));
+        let server: lightcycles::Snapshot = serde_json::from_value(end.position.clone()).unwrap();
+        let scores = result.scores.clone().expect("the points won so far");
+        assert_eq!(scores, server.scores, "the scores of the last committed tick");
+        assert!(scores[1] >= 1 && scores[1] < 5, "{scores:?}");
+        // She sees the end too, after every tick before it, with the same result.
+        follow(&mut a, &mut seen, |v| v.result.is_some()).await;
+        assert_eq!(seen.result.as_ref(), Some(&result));
+        assert_eq!(seen.snap.as_ref().map(|s| &s.scores), Some(&scores));
+
+        let resp = app.get("/api/v1/leaderboards/lightcycles/points").await;
+        let board: versus_protocol::PointsLeaderboard =
+            serde_json::from_value(crate::helpers::json_body(resp).await).unwrap();
+        let mut lines: Vec<(&str, i64, u64)> = board
+            .leaderboard
+            .iter()
+            .map(|e| (e.player_name.as_str(), e.points, e.sessions))
+            .collect();
+        assert!(lines.windows(2).all(|w| w[0].1 >= w[1].1), "most points first: {lines:?}");
+        lines.sort();
+        assert_eq!(lines, [("alice", i64::from(scores[0]), 1), ("bob", i64::from(scores[1]), 1)]);
+    }
+
     /// The real-time settings are checked: players 2–4 and points 1–25 for real-time kinds
     /// only, no clock; a REST move is not how a real-time game is played.
     async fn real_time_settings_are_validated(app: TestApp) {
