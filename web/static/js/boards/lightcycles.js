@@ -243,6 +243,7 @@ export const lightcycles = {
         el.dataset.round = String(p.round);
         el.dataset.frozenUntil = String(p.frozen_until);
         el.dataset.size = `${p.width}x${p.height}`;
+        el.dataset.tickMs = String(p.tickMs);
         el.dataset.cycles = JSON.stringify(p.cycles);
         pad.hidden = s.mySeat === null || s.over;
         scoreboard.replaceChildren(...p.scores.map((score, seat) =>
