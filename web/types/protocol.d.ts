@@ -636,6 +636,12 @@ export interface GameView {
   start_time?: string | null;
   state: SessionState;
   /**
+   * Real-time kinds: the server's tick period in milliseconds (`realtime_tick_hz`), so a
+   * client that starts from this view (a subscription, a resync) animates at the server's
+   * rate. Absent for turn-based kinds.
+   */
+  tick_ms?: number | null;
+  /**
    * The seat to move, while in progress.
    */
   to_move?: number | null;

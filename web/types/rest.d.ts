@@ -1392,6 +1392,13 @@ export interface components {
             state: components["schemas"]["SessionState"];
             /**
              * Format: int32
+             * @description Real-time kinds: the server's tick period in milliseconds (`realtime_tick_hz`), so a
+             *     client that starts from this view (a subscription, a resync) animates at the server's
+             *     rate. Absent for turn-based kinds.
+             */
+            tick_ms?: number | null;
+            /**
+             * Format: int32
              * @description The seat to move, while in progress.
              */
             to_move?: number | null;

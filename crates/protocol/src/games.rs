@@ -253,6 +253,11 @@ pub struct GameView {
     pub rematch_offers: Vec<u32>,
     /// The sequence number of the last event of this session.
     pub last_seq: u64,
+    /// Real-time kinds: the server's tick period in milliseconds (`realtime_tick_hz`), so a
+    /// client that starts from this view (a subscription, a resync) animates at the server's
+    /// rate. Absent for turn-based kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick_ms: Option<u32>,
 }
 
 /// A lobby row.

@@ -103,6 +103,8 @@ conformance!(
     presence_is_counted_per_node_and_expires,
     // matchmaking (issue 9)
     matchmaking_tickets_wait_once_per_kind_pair_once_and_expire,
+    // real-time kinds (issue 10)
+    points_add_up_per_player_and_kind_once_per_finished_session,
 );
 
 /// What the server would store for `email` under key `key` (the store treats both parts as
@@ -2269,4 +2271,148 @@ async fn matchmaking_tickets_wait_once_per_kind_pair_once_and_expire(store: DynS
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0].state, "expired");
     assert!(store.waiting_pools().await.unwrap().is_empty());
+}
+
+/// The `ended` entry of `sid` at `seq`: finished, with each seat's points (`None`: a kind
+/// without points).
+fn ended_with_points(sid: Uuid, seq: i64, points: &[Option<i64>]) -> JournalEntry {
+    JournalEntry {
+        session: Some(SessionUpdate {
+            state: "finished".into(),
+            start_time_ms: None,
+            end_time_ms: Some(T0 + 900),
+            result: Some(r#"{"outcome":"win","winner":0}"#.into()),
+        }),
+        seat_results: points
+            .iter()
+            .enumerate()
+            .map(|(seat, p)| SeatResult {
+                session_id: sid,
+                seat: seat as i64,
+                result: if seat == 0 { "win" } else { "loss" }.into(),
+                score: if seat == 0 { 1.0 } else { 0.0 },
+                points: *p,
+            })
+            .collect(),
+        ..JournalEntry::event(event(sid, seq, "ended"))
+    }
+}
+
+async fn points_add_up_per_player_and_kind_once_per_finished_session(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    let carol = player(&store, "carol").await;
+    let board = async |store: &DynStore, kind: &str, limit: i64, offset: i64| {
+        store
+            .points_leaderboard(kind, limit, offset)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.username, r.points, r.sessions))
+            .collect::<Vec<_>>()
+    };
+    assert!(board(&store, "lightcycles", 10, 0).await.is_empty());
+
+    // A session of three: each seat's points are added with the result, in the same append.
+    let (_, first) = game_with(
+        &store,
+        alice,
+        "lightcycles",
+        "public",
+        T0,
+        "in_progress",
+        &[alice, bob, carol],
+    )
+    .await;
+    let end = ended_with_points(first, 5, &[Some(3), Some(1), Some(0)]);
+    store
+        .append_journal(std::slice::from_ref(&end))
+        .await
+        .unwrap();
+    assert_eq!(
+        board(&store, "lightcycles", 10, 0).await,
+        [
+            ("alice".to_string(), 3, 1),
+            ("bob".to_string(), 1, 1),
+            ("carol".to_string(), 0, 1)
+        ]
+    );
+
+    // The same entry again is refused (its seq is taken) and adds nothing.
+    assert!(store.append_journal(&[end]).await.is_err());
+    assert_eq!(board(&store, "lightcycles", 10, 0).await.len(), 3);
+    assert_eq!(
+        board(&store, "lightcycles", 10, 0).await[0],
+        ("alice".to_string(), 3, 1)
+    );
+
+    // A second session adds to the same rows: points and sessions both count.
+    let (_, second) = game_with(
+        &store,
+        carol,
+        "lightcycles",
+        "public",
+        T0,
+        "in_progress",
+        &[carol, alice],
+    )
+    .await;
+    store
+        .append_journal(&[ended_with_points(second, 4, &[Some(4), Some(0)])])
+        .await
+        .unwrap();
+    assert_eq!(
+        board(&store, "lightcycles", 10, 0).await,
+        [
+            ("carol".to_string(), 4, 2),
+            ("alice".to_string(), 3, 2),
+            ("bob".to_string(), 1, 1)
+        ]
+    );
+    // Paged: the second line alone.
+    assert_eq!(
+        board(&store, "lightcycles", 1, 1).await,
+        [("alice".to_string(), 3, 2)]
+    );
+
+    // A failed batch adds nothing: a good `ended` entry with a gap behind it.
+    let (_, third) = game_with(
+        &store,
+        bob,
+        "lightcycles",
+        "public",
+        T0,
+        "in_progress",
+        &[bob, alice],
+    )
+    .await;
+    let failed = store
+        .append_journal(&[
+            ended_with_points(third, 4, &[Some(9), Some(9)]),
+            JournalEntry::event(event(third, 6, "chat")),
+        ])
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(
+        board(&store, "lightcycles", 10, 0).await[2],
+        ("bob".to_string(), 1, 1)
+    );
+
+    // Boards are per kind, and results without points (turn-based kinds) count in none.
+    let (_, chess) = game_with(
+        &store,
+        alice,
+        "chess",
+        "public",
+        T0,
+        "in_progress",
+        &[alice, bob],
+    )
+    .await;
+    store
+        .append_journal(&[ended_with_points(chess, 4, &[None, None])])
+        .await
+        .unwrap();
+    assert!(board(&store, "chess", 10, 0).await.is_empty());
+    assert_eq!(board(&store, "lightcycles", 10, 0).await.len(), 3);
 }

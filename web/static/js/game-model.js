@@ -85,7 +85,7 @@ export function fromView(view) {
     state: view.state,
     participants: [...view.participants].sort((a, b) => a.seat - b.seat),
     moves: view.moves.map((m) => ({ seq: m.seq, seat: m.seat, move: m.move })),
-    position: ui ? ui.fromView(view.position) : view.position,
+    position: ui ? ui.fromView(view.position, view) : view.position,
     toMove: view.to_move ?? null,
     clocks: view.clocks ?? null,
     result: view.result ?? null,

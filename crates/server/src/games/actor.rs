@@ -62,19 +62,22 @@ struct Actor {
 type AppendFuture = tokio::task::JoinHandle<Result<(), JournalError>>;
 
 /// The tick loop of a real-time session. `sim` runs ahead of the committed simulation
-/// (`Live::sim`) by the ticks in `buffer` and in `in_flight`; nobody sees a tick before the
-/// commit that holds it (then `after_commit` folds it into `Live` and publishes it).
+/// (`Live::sim`) by the ticks in `outbox` and in `in_flight`; nobody sees a tick (or any
+/// event queued behind one) before the commit that holds it (then `after_commit` folds it
+/// into `Live` and publishes it).
 struct Realtime {
     /// The session this loop runs (a rematch gets a loop of its own).
     session_id: Uuid,
     sim: lightcycles::State,
     /// The last accepted input per seat since the last tick: journaled with the next tick.
     next_inputs: Vec<Option<Direction>>,
-    /// Ticks run but not yet sent to the journal, with their inputs.
-    buffer: Vec<TickDelta>,
-    buffer_inputs: Vec<TickInput>,
-    /// Set when a buffered tick won the session: the `ended` event goes with it.
-    ended: Option<GameResult>,
+    /// Events not yet sent to the journal, in seq order: the ticks run since the last append
+    /// (consecutive ticks share one `ticks` event, with their inputs), the `ended` event
+    /// right after a tick that won the session, and non-tick events of the running session
+    /// (a seated player leaving or returning) queued behind the ticks that preceded them.
+    outbox: Vec<Pending>,
+    /// Ticks in `outbox`.
+    outbox_ticks: usize,
     /// At most one append in flight per game (appends of a session must commit in order).
     in_flight: Option<InFlight>,
 }
@@ -94,16 +97,55 @@ impl Realtime {
             session_id,
             sim,
             next_inputs: vec![None; players],
-            buffer: Vec::new(),
-            buffer_inputs: Vec::new(),
-            ended: None,
+            outbox: Vec::new(),
+            outbox_ticks: 0,
             in_flight: None,
         }
     }
 
     /// Ticks run that are not committed yet.
     fn uncommitted(&self) -> usize {
-        self.buffer.len() + self.in_flight.as_ref().map_or(0, |f| f.ticks)
+        self.outbox_ticks + self.in_flight.as_ref().map_or(0, |f| f.ticks)
+    }
+
+    /// Nothing outstanding: every tick and queued event is committed.
+    fn idle(&self) -> bool {
+        self.in_flight.is_none() && self.outbox.is_empty()
+    }
+
+    /// Whether `seat`'s hold runs once the outstanding events are committed: the committed
+    /// `holds`, then every `player_left` / `player_returned` in flight or queued, in order.
+    fn hold_after_outstanding(&self, seat: u32, committed: bool) -> bool {
+        let in_flight = self.in_flight.iter().flat_map(|f| f.pending.iter());
+        in_flight
+            .chain(self.outbox.iter())
+            .fold(committed, |held, p| match &p.event {
+                GameEvent::PlayerLeft { seat: s, .. } if *s == seat => true,
+                GameEvent::PlayerReturned { seat: s } if *s == seat => false,
+                _ => held,
+            })
+    }
+
+    /// Adds one tick (its delta and the inputs that took effect) to the outbox: to the
+    /// `ticks` event at its end, or as a new one after a queued non-tick event.
+    fn push_tick(&mut self, delta: TickDelta, tick_inputs: Vec<TickInput>) {
+        self.outbox_ticks += 1;
+        if let Some(Pending {
+            event: GameEvent::Ticks { ticks, inputs },
+            ..
+        }) = self.outbox.last_mut()
+        {
+            ticks.push(delta);
+            inputs.extend(tick_inputs);
+            return;
+        }
+        self.outbox.push(
+            GameEvent::Ticks {
+                ticks: vec![delta],
+                inputs: tick_inputs,
+            }
+            .into(),
+        );
     }
 }
 
@@ -262,6 +304,9 @@ async fn load(
         seats: realtime::seats(info, &settings),
         supports_draw_offers: info.supports_draw_offers,
         realtime: info.realtime,
+        tick_ms: info
+            .realtime
+            .then(|| u32::try_from(hub.config.tick.as_millis().max(1)).unwrap_or(u32::MAX)),
     };
     let mut live = Live::new(&meta, session.id, session.number as u32).ok_or("unknown kind")?;
     for e in store
@@ -379,11 +424,10 @@ impl Actor {
     /// or a takeover: from the last committed tick); drops it once the session is over.
     fn ensure_realtime(&mut self) {
         let running = self.live.state == SessionState::InProgress;
-        let idle = |rt: &Realtime| rt.in_flight.is_none() && rt.buffer.is_empty();
         if self
             .rt
             .as_ref()
-            .is_some_and(|rt| rt.session_id != self.live.session_id && idle(rt))
+            .is_some_and(|rt| rt.session_id != self.live.session_id && rt.idle())
         {
             self.rt = None;
         }
@@ -393,7 +437,7 @@ impl Actor {
                     self.rt = Some(Realtime::new(self.live.session_id, sim.clone()));
                 }
             }
-            Some(rt) if !running && idle(rt) => {
+            Some(rt) if !running && rt.idle() => {
                 self.rt = None;
             }
             _ => {}
@@ -414,13 +458,15 @@ impl Actor {
             return Ok(());
         }
         if rt.uncommitted() >= max {
-            metrics::counter!("realtime_ticks_held_total").increment(1);
+            metrics::counter!("realtime_ticks_held_total", "node" => self.hub.node.clone())
+                .increment(1);
             return Ok(());
         }
         let tick = rt.sim.tick_count() + 1;
+        let mut inputs = Vec::new();
         for (seat, slot) in rt.next_inputs.iter_mut().enumerate() {
             if let Some(dir) = slot.take() {
-                rt.buffer_inputs.push(TickInput {
+                inputs.push(TickInput {
                     tick,
                     seat: seat as u32,
                     dir,
@@ -432,34 +478,15 @@ impl Actor {
             tracing::error!(game_id = %self.meta.id, error = %e, "cannot convert a tick");
             Fatal
         })?;
-        rt.buffer.push(wire);
+        rt.push_tick(wire, inputs);
         if let Some(winner) = delta.winner {
-            rt.ended = Some(GameResult {
+            let result = GameResult {
                 outcome: "win".into(),
                 winner: Some(winner as u32),
                 reason: "points".into(),
                 scores: Some(rt.sim.scores().to_vec()),
-            });
-        }
-        metrics::counter!("realtime_ticks_total").increment(1);
-        self.start_tick_commit()
-    }
-
-    /// Sends the buffered ticks (and the `ended` event if they won the session) to the
-    /// journal unless an append of this game is already in flight.
-    fn start_tick_commit(&mut self) -> Result<(), Fatal> {
-        let Some(rt) = self.rt.as_mut() else {
-            return Ok(());
-        };
-        if rt.in_flight.is_some() || rt.buffer.is_empty() {
-            return Ok(());
-        }
-        let ticks = std::mem::take(&mut rt.buffer);
-        let count = ticks.len();
-        let inputs = std::mem::take(&mut rt.buffer_inputs);
-        let mut pending: Vec<Pending> = vec![GameEvent::Ticks { ticks, inputs }.into()];
-        if let Some(result) = rt.ended.take() {
-            pending.push(
+            };
+            rt.outbox.push(
                 GameEvent::Ended {
                     result,
                     clocks: None,
@@ -467,6 +494,21 @@ impl Actor {
                 .into(),
             );
         }
+        metrics::counter!("realtime_ticks_total").increment(1);
+        self.start_tick_commit()
+    }
+
+    /// Sends the outbox (ticks, the `ended` event if they won the session, queued non-tick
+    /// events) to the journal unless an append of this game is already in flight.
+    fn start_tick_commit(&mut self) -> Result<(), Fatal> {
+        let Some(rt) = self.rt.as_mut() else {
+            return Ok(());
+        };
+        if rt.in_flight.is_some() || rt.outbox.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut rt.outbox);
+        let ticks = std::mem::take(&mut rt.outbox_ticks);
         let at_ms = now_ms();
         let first = self.live.last_seq() + 1;
         let entries = self.entries(first, at_ms, &pending).map_err(|_| Fatal)?;
@@ -478,7 +520,7 @@ impl Actor {
                 pending,
                 first,
                 at_ms,
-                ticks: count,
+                ticks,
             });
         }
         Ok(())
@@ -499,9 +541,13 @@ impl Actor {
         self.start_tick_commit()
     }
 
-    /// Commits everything the tick loop has outstanding, in order, before another event is
-    /// built (its seq follows theirs, and its checks must see the committed state).
-    async fn settle(&mut self) -> Result<(), GameError> {
+    /// Before an event is built outside the tick loop: waits for the tick loop's append in
+    /// flight (a session's appends commit in seq order) and folds it in; if a tick still in
+    /// the outbox won the session, commits that too, so the checks that follow see the end.
+    /// Otherwise the outbox (ticks that change no check: positions, rounds, scores; queued
+    /// presence events) stays, and [`Actor::commit`] sends it first in the same append: an
+    /// event from outside the tick loop costs one commit, not one per outstanding batch.
+    async fn catch_up(&mut self) -> Result<(), GameError> {
         loop {
             let Some(rt) = self.rt.as_mut() else {
                 return Ok(());
@@ -514,11 +560,24 @@ impl Actor {
                 self.after_commit(f.first, f.at_ms, f.pending).await?;
                 continue;
             }
-            if rt.buffer.is_empty() {
+            let ends = rt
+                .outbox
+                .iter()
+                .any(|p| matches!(p.event, GameEvent::Ended { .. }));
+            if !ends {
                 return Ok(());
             }
             self.start_tick_commit()
                 .map_err(|_| GameError::internal())?;
+        }
+    }
+
+    /// The scores to record with a result decided now: the running simulation's (it is
+    /// committed with the result, its outstanding ticks first), else the committed one's.
+    fn current_scores(&self) -> Option<Vec<u32>> {
+        match &self.rt {
+            Some(rt) if rt.session_id == self.live.session_id => Some(rt.sim.scores().to_vec()),
+            _ => self.live.sim.as_ref().map(|s| s.scores().to_vec()),
         }
     }
 
@@ -805,28 +864,41 @@ impl Actor {
         Ok(())
     }
 
-    /// Journals a seated player's arrival or departure in a running session.
+    /// Journals a seated player's arrival or departure in a running session. While a
+    /// real-time session ticks, the event is queued behind the outstanding ticks and goes
+    /// with the tick loop's next append: a player's connection never stalls the game.
     async fn presence_changed(&mut self, player: Uuid, before: bool) -> Result<(), Fatal> {
         let now_connected = self.is_connected(player);
         if before == now_connected {
             return Ok(());
         }
-        // A real change (not a refresh): first commit the outstanding ticks, so the state
-        // checked below is the committed one.
-        self.settle().await.map_err(|_| Fatal)?;
+        let ticking = self
+            .rt
+            .as_ref()
+            .is_some_and(|rt| rt.session_id == self.live.session_id);
+        if !ticking {
+            // A real change (not a refresh): the state checked below is the committed one.
+            self.catch_up().await.map_err(|_| Fatal)?;
+        }
         if self.live.state != SessionState::InProgress {
             return Ok(());
         }
         let Some(seat) = self.live.seat_of(player) else {
             return Ok(());
         };
-        let held = self
+        let committed = self
             .live
             .holds
             .get(seat as usize)
             .copied()
             .flatten()
             .is_some();
+        let held = match self.rt.as_ref().filter(|_| ticking) {
+            // A tick not yet committed ended the session: nobody is away from it any more.
+            Some(rt) if rt.sim.is_over() => return Ok(()),
+            Some(rt) => rt.hold_after_outstanding(seat, committed),
+            None => committed,
+        };
         let event = if now_connected {
             if !held {
                 return Ok(());
@@ -839,6 +911,10 @@ impl Actor {
             let hold_until = time_from_ms(now_ms() + self.hub.config.seat_hold.as_millis() as i64);
             GameEvent::PlayerLeft { seat, hold_until }
         };
+        if let Some(rt) = self.rt.as_mut().filter(|_| ticking) {
+            rt.outbox.push(event.into());
+            return self.start_tick_commit();
+        }
         self.commit(vec![event.into()])
             .await
             .map(|_| ())
@@ -858,8 +934,8 @@ impl Actor {
         if let Action::Input { dir } = action {
             return self.input(&player, dir);
         }
-        // Every other action sees (and follows) the committed ticks.
-        self.settle().await?;
+        // Refusals that depend on nothing that changes: at once, without waiting for the tick
+        // loop's append.
         if self.meta.realtime
             && matches!(
                 action,
@@ -877,6 +953,9 @@ impl Actor {
                 "resigning needs exactly two players: with more, just stop steering",
             ));
         }
+        // Every other action follows the tick loop's append in flight, and sees the session's
+        // end if a tick decided it (`catch_up`).
+        self.catch_up().await?;
         if let Action::Move { client_move_id, .. } = &action
             && let Some(done) = self.live.acks.get(&(player.id, client_move_id.clone()))
         {
@@ -1219,7 +1298,7 @@ impl Actor {
 
     async fn end(&mut self, mut result: GameResult, now: i64) -> Result<u64, GameError> {
         if result.scores.is_none() {
-            result.scores = self.live.sim.as_ref().map(|s| s.scores().to_vec());
+            result.scores = self.current_scores();
         }
         let clocks = self.live.clocks.as_ref().map(|c| clock::stopped(c, now));
         self.commit(vec![GameEvent::Ended { result, clocks }.into()])
@@ -1278,18 +1357,29 @@ impl Actor {
 
     /// Commits `pending` (durably, grouped with other games), then applies and fans out.
     /// Returns the seq of the first event. On a failed commit the state is untouched and the
-    /// error is `internal` (the caller stops the actor).
+    /// error is `internal` (the caller stops the actor). In a ticking session the tick loop's
+    /// outbox goes first, in the same append (see [`Actor::catch_up`]).
     async fn commit(&mut self, pending: Vec<Pending>) -> Result<u64, GameError> {
-        self.settle().await?;
+        self.catch_up().await?;
+        let session_id = self.live.session_id;
+        let mut all = match self.rt.as_mut() {
+            Some(rt) if rt.session_id == session_id => {
+                rt.outbox_ticks = 0;
+                std::mem::take(&mut rt.outbox)
+            }
+            _ => Vec::new(),
+        };
+        let before = all.len() as u64;
+        all.extend(pending);
         let now = now_ms();
         let first = self.live.last_seq() + 1;
-        let entries = self.entries(first, now, &pending)?;
+        let entries = self.entries(first, now, &all)?;
         if let Err(e) = self.hub.journal.append(entries).await {
             tracing::error!(game_id = %self.meta.id, error = %e, "journal append failed; reloading the game");
             return Err(GameError::internal());
         }
-        self.after_commit(first, now, pending).await?;
-        Ok(first)
+        self.after_commit(first, now, all).await?;
+        Ok(first + before)
     }
 
     /// The journal entries of `pending`, numbered from `first`.

@@ -29,6 +29,8 @@ pub struct GameMeta {
     pub supports_draw_offers: bool,
     /// A real-time kind: the actor runs a tick loop while the session is in progress.
     pub realtime: bool,
+    /// Real-time kinds: this node's tick period (ms), shown in the game view.
+    pub tick_ms: Option<u32>,
 }
 
 /// A committed event, with its wire form serialized once for every subscriber.
@@ -332,6 +334,7 @@ impl Live {
             draw_offer: self.draw_offer,
             rematch_offers: self.rematch_offers.iter().copied().collect(),
             last_seq: self.last_seq(),
+            tick_ms: meta.tick_ms,
         }
     }
 }

@@ -19,6 +19,8 @@ struct View {
     seq: u64,
     snap: Option<lightcycles::Snapshot>,
     result: Option<versus_protocol::GameResult>,
+    /// Every event and ticks message applied, by seq (to compare with the journal).
+    seen: Vec<(u64, GameEvent)>,
 }
 
 fn to_rules<T: serde::de::DeserializeOwned>(v: impl serde::Serialize) -> T {
@@ -32,6 +34,7 @@ impl View {
             seq,
             snap: position.and_then(|p| serde_json::from_value(p.clone()).ok()),
             result: None,
+            seen: Vec::new(),
         }
     }
 
@@ -41,6 +44,7 @@ impl View {
             ServerMessage::Event(e) if e.session_id == self.session => {
                 assert_eq!(e.seq, self.seq + 1, "gap-free seqs across events and ticks");
                 self.seq = e.seq;
+                self.seen.push((e.seq, e.event.clone()));
                 match &e.event {
                     GameEvent::Started {
                         realtime: Some(c),
@@ -77,6 +81,13 @@ impl View {
             } if *session_id == self.session => {
                 assert_eq!(*seq, self.seq + 1, "gap-free seqs across events and ticks");
                 self.seq = *seq;
+                self.seen.push((
+                    *seq,
+                    GameEvent::Ticks {
+                        ticks: ticks.clone(),
+                        inputs: Vec::new(),
+                    },
+                ));
                 let snap = self.snap.as_mut().expect("ticks come after the start");
                 for t in ticks {
                     assert_eq!(t.tick, snap.tick + 1, "ticks in order, none missing");
@@ -84,6 +95,40 @@ impl View {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+impl View {
+    /// The last tick applied (0 before the first).
+    fn tick(&self) -> u64 {
+        self.snap.as_ref().map_or(0, |s| s.tick)
+    }
+}
+
+/// The next message within `within`, or `None`.
+async fn try_recv(c: &mut WsClient, within: std::time::Duration) -> Option<ServerMessage> {
+    tokio::time::timeout(within, c.recv()).await.ok()
+}
+
+/// Every `ticks` message `view` saw is journaled, with the same deltas at the same seq.
+fn assert_journaled(view: &View, journal: &[versus_protocol::EventEnvelope]) {
+    for (seq, event) in &view.seen {
+        let journaled = journal
+            .iter()
+            .find(|e| e.seq == *seq)
+            .unwrap_or_else(|| panic!("seq {seq} was shown but is not in the journal"));
+        match (event, &journaled.event) {
+            (GameEvent::Ticks { ticks: shown, .. }, GameEvent::Ticks { ticks, .. }) => {
+                assert_eq!(
+                    shown, ticks,
+                    "seq {seq}: the ticks shown are the journaled ones"
+                )
+            }
+            (GameEvent::Ticks { .. }, other) => {
+                panic!("seq {seq}: shown as ticks, journaled as {other:?}")
+            }
+            (shown, journaled) => assert_eq!(shown, journaled, "seq {seq}"),
         }
     }
 }
@@ -382,6 +427,55 @@ both_backends! {
         assert!((ratings[0] - ratings[2]).abs() < 1e-6, "{ratings:?}");
     }
 
+    /// A resignation ends a real-time session with the points won so far: they are the
+    /// session's `result.scores` and go to the kind's points board, like a session played to
+    /// the end (the resigner's opponent wins).
+    async fn a_resigned_session_keeps_its_scores(app: TestApp) {
+        let alice = player(&app, "alice").await;
+        let bob = player(&app, "bob").await;
+        let view = create(&app, &alice, "lightcycles", json!({ "points_to_win": 5 })).await;
+        let (id, session) = (view.id, view.session_id);
+        crate::games::action_ok(&app, &bob, id, "join").await;
+        let mut a = WsClient::connect(&app, &alice.token).await;
+        let sub = a.subscribe(id, None).await;
+        let snapshot = sub.snapshot.expect("a snapshot");
+        let mut seen = View::new(session, sub.last_seq, Some(&snapshot.position));
+        // Alice turns into the nearest side wall in round 1's countdown: Bob scores.
+        let snap = seen.snap.clone().unwrap();
+        assert!(snap.tick < snap.frozen_until, "still in the countdown");
+        assert!(matches!(
+            input(&mut a, id, towards_a_side_wall(&snap, 0)).await,
+            ServerMessage::InputAccepted { .. }
+        ));
+        follow(&mut a, &mut seen, |v| v.snap.as_ref().is_some_and(|s| s.scores[1] >= 1)).await;
+        crate::games::action_ok(&app, &alice, id, "resign").await;
+
+        let end = game(&app, id).await;
+        assert_eq!(end.state, SessionState::Finished);
+        let result = end.result.clone().expect("a result");
+        assert_eq!((result.outcome.as_str(), result.winner, result.reason.as_str()), ("win", Some(1), "resignation"));
+        let server: lightcycles::Snapshot = serde_json::from_value(end.position.clone()).unwrap();
+        let scores = result.scores.clone().expect("the points won so far");
+        assert_eq!(scores, server.scores, "the scores of the last committed tick");
+        assert!(scores[1] >= 1 && scores[1] < 5, "{scores:?}");
+        // She sees the end too, after every tick before it, with the same result.
+        follow(&mut a, &mut seen, |v| v.result.is_some()).await;
+        assert_eq!(seen.result.as_ref(), Some(&result));
+        assert_eq!(seen.snap.as_ref().map(|s| &s.scores), Some(&scores));
+
+        let resp = app.get("/api/v1/leaderboards/lightcycles/points").await;
+        let board: versus_protocol::PointsLeaderboard =
+            serde_json::from_value(crate::helpers::json_body(resp).await).unwrap();
+        let mut lines: Vec<(&str, i64, u64)> = board
+            .leaderboard
+            .iter()
+            .map(|e| (e.player_name.as_str(), e.points, e.sessions))
+            .collect();
+        assert!(lines.windows(2).all(|w| w[0].1 >= w[1].1), "most points first: {lines:?}");
+        lines.sort();
+        assert_eq!(lines, [("alice", i64::from(scores[0]), 1), ("bob", i64::from(scores[1]), 1)]);
+    }
+
     /// The real-time settings are checked: players 2–4 and points 1–25 for real-time kinds
     /// only, no clock; a REST move is not how a real-time game is played.
     async fn real_time_settings_are_validated(app: TestApp) {
@@ -490,6 +584,380 @@ mod matchmade {
                 ServerMessage::Error { code: ErrorCode::GameOver, .. } => {}
                 other => panic!("expected input_accepted, got {other:?}"),
             }
+        }
+    }
+}
+
+/// A stalled journal (its write lock held from outside the server, as in `durability.rs`)
+/// while a session ticks: ARCHITECTURE.md "Real-time games", when game time waits.
+mod stalled_journal {
+    use std::time::Duration;
+
+    use sqlx::Connection;
+
+    use super::*;
+    use crate::helpers::{Db, run_test};
+
+    /// Holds the journal's write lock until released.
+    enum Lock {
+        Sqlite(sqlx::SqliteConnection),
+        Postgres(sqlx::PgConnection),
+    }
+
+    impl Lock {
+        async fn take(app: &TestApp) -> Lock {
+            let url = &app.database.url;
+            match app.backend() {
+                Db::Sqlite => {
+                    let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+                    sqlx::query("BEGIN EXCLUSIVE")
+                        .execute(&mut c)
+                        .await
+                        .unwrap();
+                    Lock::Sqlite(c)
+                }
+                Db::Postgres => {
+                    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+                    sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+                    sqlx::query("LOCK TABLE journal_events IN EXCLUSIVE MODE")
+                        .execute(&mut c)
+                        .await
+                        .unwrap();
+                    Lock::Postgres(c)
+                }
+            }
+        }
+
+        /// The last committed seq of `session` (nothing commits while the lock is held).
+        async fn committed_seq(&mut self, session: Uuid) -> u64 {
+            let sql = "SELECT COALESCE(MAX(seq), 0) FROM journal_events WHERE session_id = $1";
+            let seq: i64 = match self {
+                Lock::Sqlite(c) => sqlx::query_scalar(sql)
+                    .bind(session.to_string())
+                    .fetch_one(c)
+                    .await
+                    .unwrap(),
+                Lock::Postgres(c) => sqlx::query_scalar(sql)
+                    .bind(session.to_string())
+                    .fetch_one(c)
+                    .await
+                    .unwrap(),
+            };
+            seq as u64
+        }
+
+        async fn release(self) {
+            match self {
+                Lock::Sqlite(mut c) => {
+                    sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+                }
+                Lock::Postgres(mut c) => {
+                    sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+                }
+            }
+        }
+    }
+
+    /// The value of counter `name` for this server (its `node` label) on `/metrics`.
+    async fn metric(app: &TestApp, name: &str) -> f64 {
+        let text = app.get("/metrics").await.text().await.unwrap();
+        let label = format!("node=\"{}\"", app.config.node_id);
+        text.lines()
+            .filter(|l| l.starts_with(name) && l.contains(&label))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Reads what `c` receives until `done` (polled between reads) or `deadline`, checking
+    /// that no message carries a seq beyond `committed`.
+    async fn drain_until(
+        app: &TestApp,
+        c: &mut WsClient,
+        view: &mut View,
+        committed: u64,
+        deadline: tokio::time::Instant,
+        what: &str,
+        done: impl AsyncFn(&TestApp) -> bool,
+    ) {
+        loop {
+            while let Some(msg) = try_recv(c, Duration::from_millis(20)).await {
+                view.apply(&msg);
+                assert!(
+                    view.seq <= committed,
+                    "seq {} reached a client while only {committed} was committed",
+                    view.seq
+                );
+            }
+            if done(app).await {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: not in time"
+            );
+        }
+    }
+
+    /// While the journal cannot commit, the session runs at most
+    /// `realtime_max_uncommitted_ticks` ahead of it, unseen: then game time holds (counted in
+    /// `realtime_ticks_held_total`). Nobody is shown a tick or an event that is not committed.
+    /// A seated player disconnecting meanwhile does not stop the tick loop (the actor keeps
+    /// answering and keeps counting held ticks): the `player_left` event queues behind the
+    /// outstanding ticks. Once the lock is released, the ticks and the event arrive, gap-free
+    /// in seq and in tick numbers, exactly as journaled, and the session ticks on.
+    async fn a_stalled_journal_holds_game_time_and_shows_nothing_uncommitted(app: TestApp) {
+        let alice = player(&app, "alice").await;
+        let bob = player(&app, "bob").await;
+        // A long countdown: the cycles stand still, so no round ends while the test looks.
+        let view = create(&app, &alice, "lightcycles", json!({ "points_to_win": 25 })).await;
+        let (id, session) = (view.id, view.session_id);
+        crate::games::action_ok(&app, &bob, id, "join").await;
+        let mut a = WsClient::connect(&app, &alice.token).await;
+        let mut b = WsClient::connect(&app, &bob.token).await;
+        let sub = a.subscribe(id, None).await;
+        let snapshot = sub.snapshot.expect("a snapshot");
+        b.subscribe(id, None).await;
+        let mut seen = View::new(session, sub.last_seq, Some(&snapshot.position));
+        follow(&mut a, &mut seen, |v| v.tick() >= 3).await;
+
+        let mut lock = Lock::take(&app).await;
+        let committed = lock.committed_seq(session).await;
+        // Read under the lock: a tick held from now on means the cap is reached with nothing
+        // committing (a slow commit before the lock may have held ticks too).
+        let held_before = metric(&app, "realtime_ticks_held_total").await;
+        // SQLite gives up on a lock after its busy_timeout (5 s): the append would fail and
+        // the actor reload, which is another story. Everything below happens well before.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+        drain_until(
+            &app,
+            &mut a,
+            &mut seen,
+            committed,
+            deadline,
+            "the cap",
+            async |app| metric(app, "realtime_ticks_held_total").await > held_before,
+        )
+        .await;
+
+        // Bob goes away while the journal is stalled: the actor takes note at once (it is not
+        // waiting on the journal) and the tick loop goes on holding.
+        b.close().await;
+        drain_until(
+            &app,
+            &mut a,
+            &mut seen,
+            committed,
+            deadline,
+            "bob shown away",
+            async |app| {
+                let g = game(app, id).await;
+                g.participants
+                    .iter()
+                    .any(|p| p.player.id == bob.id && !p.connected)
+            },
+        )
+        .await;
+        let held_after_leave = metric(&app, "realtime_ticks_held_total").await;
+        drain_until(
+            &app,
+            &mut a,
+            &mut seen,
+            committed,
+            deadline,
+            "held ticks",
+            async |app| metric(app, "realtime_ticks_held_total").await >= held_after_leave + 5.0,
+        )
+        .await;
+        assert_eq!(
+            lock.committed_seq(session).await,
+            committed,
+            "nothing committed"
+        );
+        let tick_during = seen.tick();
+        lock.release().await;
+
+        // The held ticks, then bob's departure, then more ticks: gap-free (`View::apply`).
+        follow(&mut a, &mut seen, |v| {
+            let left = v
+                .seen
+                .iter()
+                .any(|(_, e)| matches!(e, GameEvent::PlayerLeft { .. }));
+            left && v.tick() >= tick_during + 15
+        })
+        .await;
+        let left_at = seen
+            .seen
+            .iter()
+            .find(|(_, e)| matches!(e, GameEvent::PlayerLeft { .. }))
+            .map(|(seq, _)| *seq)
+            .unwrap();
+        // What ran while nothing could commit: exactly the cap's worth of ticks (the most a
+        // crash could have lost), then bob's departure behind them.
+        let unseen: usize = seen
+            .seen
+            .iter()
+            .filter(|(seq, _)| *seq > committed && *seq < left_at)
+            .map(|(_, e)| match e {
+                GameEvent::Ticks { ticks, .. } => ticks.len(),
+                other => panic!("only ticks before bob's departure, got {other:?}"),
+            })
+            .sum();
+        assert_eq!(
+            unseen, 5,
+            "the session ran realtime_max_uncommitted_ticks ahead of the journal"
+        );
+        assert!(
+            seen.seen
+                .iter()
+                .any(|(seq, e)| *seq > left_at && matches!(e, GameEvent::Ticks { .. }))
+        );
+        assert_journaled(&seen, &events_after(&app, id, 0).await);
+        let now = game(&app, id).await;
+        assert_eq!(now.state, SessionState::InProgress);
+        let bob_seat = now
+            .participants
+            .iter()
+            .find(|p| p.player.id == bob.id)
+            .unwrap();
+        assert!(bob_seat.seat_held_until.is_some(), "bob's seat is held");
+    }
+
+    const SETTINGS: [(&str, &str); 3] = [
+        ("realtime_tick_hz", "50"),
+        ("realtime_countdown_ms", "30000"),
+        ("realtime_max_uncommitted_ticks", "5"),
+    ];
+
+    // One node id per test: the counter is read by its `node` label, and tests share the
+    // process's metrics.
+    #[tokio::test]
+    async fn sqlite_a_stalled_journal_holds_game_time_and_shows_nothing_uncommitted() {
+        let settings = [SETTINGS.as_slice(), &[("node_id", "stalled-sqlite")]].concat();
+        run_test(
+            Db::Sqlite,
+            &settings,
+            a_stalled_journal_holds_game_time_and_shows_nothing_uncommitted,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn postgres_a_stalled_journal_holds_game_time_and_shows_nothing_uncommitted() {
+        let settings = [SETTINGS.as_slice(), &[("node_id", "stalled-postgres")]].concat();
+        run_test(
+            Db::Postgres,
+            &settings,
+            a_stalled_journal_holds_game_time_and_shows_nothing_uncommitted,
+        )
+        .await;
+    }
+}
+
+/// A client that lags behind a ticking session (docs/PROTOCOL.md "Real-time games", resync).
+mod lagging {
+    use std::time::Duration;
+
+    use versus_protocol::close_code;
+
+    use super::*;
+    use crate::ws_client::{Ending, connect_raw_small_buffer, hello, read_until_closed, send_text};
+
+    /// Whether `player` is shown connected in the game's view.
+    async fn connected(app: &TestApp, id: Uuid, player: Uuid) -> bool {
+        game(app, id)
+            .await
+            .participants
+            .iter()
+            .any(|p| p.player.id == player && p.connected)
+    }
+
+    async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !check().await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: not in time"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    both_backends! {
+        settings = &[
+            ("realtime_tick_hz", "200"),
+            // The cycles stand still through the test: no round ends, ticks keep coming.
+            ("realtime_countdown_ms", "60000"),
+            ("ws_outbox_capacity", "8"),
+            ("game_replay_limit", "4"),
+        ];
+
+        /// Alice's only connection stops reading while the session ticks: the server closes
+        /// it with 4008 once her outbox is full (the session goes on). She resubscribes from
+        /// the last seq she read, which is more than `game_replay_limit` behind: she gets a
+        /// snapshot (`resync`) with the tick period, then every tick after it, gap-free in seq
+        /// and in tick numbers, and she can steer.
+        async fn a_lagging_client_is_kicked_and_resynced_with_a_snapshot(app: TestApp) {
+            let alice = player(&app, "alice").await;
+            let bob = player(&app, "bob").await;
+            let view = create(&app, &alice, "lightcycles", json!({})).await;
+            let (id, session) = (view.id, view.session_id);
+            crate::games::action_ok(&app, &bob, id, "join").await;
+
+            let mut slow = connect_raw_small_buffer(&app).await;
+            send_text(&mut slow, serde_json::to_string(&hello(&alice.token)).unwrap()).await;
+            let subscribe = ClientMessage::Subscribe {
+                id: Some("s1".into()),
+                game_id: id,
+                session_id: None,
+                since_seq: None,
+            };
+            send_text(&mut slow, serde_json::to_string(&subscribe).unwrap()).await;
+            wait_until("alice's subscription", async || connected(&app, id, alice.id).await).await;
+            // She reads nothing more; the ticks pile up until the server gives up on her.
+            wait_until("alice kicked", async || !connected(&app, id, alice.id).await).await;
+
+            let (seen, ending) = read_until_closed(&mut slow, Duration::from_secs(30)).await;
+            assert_eq!(ending, Ending::Close(close_code::SLOW_CONSUMER));
+            let mut last_seq = None;
+            for m in &seen {
+                match m {
+                    ServerMessage::Subscribed { last_seq: s, .. } => last_seq = Some(*s),
+                    ServerMessage::Ticks { seq, .. } => {
+                        let before = last_seq.expect("ticks after the subscription");
+                        assert_eq!(*seq, before + 1, "what she got was gap-free");
+                        last_seq = Some(*seq);
+                    }
+                    ServerMessage::Event(e) => {
+                        let before = last_seq.expect("events after the subscription");
+                        assert_eq!(e.seq, before + 1, "what she got was gap-free");
+                        last_seq = Some(e.seq);
+                    }
+                    _ => {}
+                }
+            }
+            let last_seq = last_seq.expect("she was subscribed");
+
+            // She comes back from where she stopped: too far behind for a replay.
+            let mut a = WsClient::connect(&app, &alice.token).await;
+            let sub = a.subscribe(id, Some((session, last_seq))).await;
+            assert!(sub.resync, "more than game_replay_limit behind: a resync");
+            let snapshot = sub.snapshot.expect("a resync carries a snapshot");
+            assert!(sub.last_seq > last_seq + 4, "{} vs {last_seq}", sub.last_seq);
+            assert_eq!(snapshot.last_seq, sub.last_seq);
+            assert_eq!(snapshot.state, SessionState::InProgress);
+            assert_eq!(snapshot.tick_ms, Some(5), "the snapshot says the tick period (200 Hz)");
+            let mut view = View::new(session, sub.last_seq, Some(&snapshot.position));
+            let from = view.tick();
+            assert!(from > 0);
+            follow(&mut a, &mut view, |v| v.tick() >= from + 40).await;
+            let snap = view.snap.clone().unwrap();
+            match input(&mut a, id, towards_a_side_wall(&snap, 0)).await {
+                ServerMessage::InputAccepted { tick, .. } => assert!(tick > snap.tick),
+                other => panic!("expected input_accepted, got {other:?}"),
+            }
+            // Everything she was shown after the snapshot is the journal's.
+            follow(&mut a, &mut view, |v| v.tick() >= from + 60).await;
+            assert_journaled(&view, &events_after(&app, id, sub.last_seq).await);
         }
     }
 }

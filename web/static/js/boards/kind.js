@@ -33,7 +33,8 @@
  * @property {boolean} draws whether draw offers exist
  * @property {[string, string]} sides what each seat is called (`X`/`O`, `White`/`Black`)
  * @property {() => P} initial the starting position
- * @property {(view: unknown) => P} fromView the server's `position`
+ * @property {(position: unknown, view?: { tick_ms?: number | null }) => P} fromView the server's
+ *   `position` (and the game view it came in, for what is not part of the position)
  * @property {(p: P, seat: number, move: unknown) => P} apply
  * @property {(move: unknown, seat: number) => string} describe the move-list text
  * @property {(onMove: (move: object) => void) => Board<P>} mount

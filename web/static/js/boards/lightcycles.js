@@ -22,7 +22,8 @@ import { h } from '../dom.js';
  * @property {Cycle[]} cycles
  * @property {number[]} board row-major, 0 = empty, seat + 1 = that seat's trail
  * @property {number | null} winner
- * @property {number} tickMs the server's tick period (from `started`; 50 when unknown)
+ * @property {number} tickMs the server's tick period (from `started` or the snapshot's `tick_ms`;
+ *   50 when unknown)
  */
 /**
  * @typedef {object} Delta
@@ -49,11 +50,17 @@ function empty() {
   return { width: 8, height: 8, points_to_win: 1, tick: 0, round: 0, frozen_until: 0, scores: [], cycles: [], board: Array(64).fill(0), winner: null, tickMs: 50 };
 }
 
-/** @param {unknown} v */
-function fromView(v) {
+/**
+ * The position of a snapshot (a subscription or a resync); the view's `tick_ms` is the server's
+ * tick period, so heads are animated at its rate from the first tick on.
+ * @param {unknown} v
+ * @param {{ tick_ms?: number | null }} [view]
+ */
+function fromView(v, view) {
   const p = /** @type {Partial<Position> | null} */ (v);
   if (!p || !Array.isArray(p.board) || !Array.isArray(p.cycles) || typeof p.width !== 'number') return empty();
-  return /** @type {Position} */ ({ ...empty(), ...p, board: [...p.board], cycles: p.cycles.map((c) => ({ ...c })), scores: [...(p.scores ?? [])] });
+  const tickMs = view?.tick_ms && view.tick_ms > 0 ? view.tick_ms : 50;
+  return /** @type {Position} */ ({ ...empty(), ...p, board: [...p.board], cycles: p.cycles.map((c) => ({ ...c })), scores: [...(p.scores ?? [])], tickMs });
 }
 
 /**
@@ -236,6 +243,7 @@ export const lightcycles = {
         el.dataset.round = String(p.round);
         el.dataset.frozenUntil = String(p.frozen_until);
         el.dataset.size = `${p.width}x${p.height}`;
+        el.dataset.tickMs = String(p.tickMs);
         el.dataset.cycles = JSON.stringify(p.cycles);
         pad.hidden = s.mySeat === null || s.over;
         scoreboard.replaceChildren(...p.scores.map((score, seat) =>

@@ -204,7 +204,10 @@ export function lobbyView(conn) {
   };
 }
 
-/** The create-game form: kind, name, description, time control, rated, visibility, seat. */
+/**
+ * The create-game form: kind, name, description, time control, rated, visibility, seat; for
+ * real-time kinds the number of players and the points to win.
+ */
 function createForm() {
   const me = session.player;
   /** @type {KindInfo[]} */
@@ -250,6 +253,12 @@ function createForm() {
         h('option', { value: '3', text: '3 players' }),
         h('option', { value: '4', text: '4 players' }),
       ),
+    }),
+    points_to_win: field({
+      name: 'points_to_win',
+      label: 'Points to win',
+      control: h('input', { type: 'number', min: 1, max: 25, step: 1, value: '3', inputMode: 'numeric' }),
+      hint: 'Rounds a player must win to win the session (1–25).',
     }),
     creator_seat: field({
       name: 'creator_seat',
@@ -303,6 +312,7 @@ function createForm() {
     const info = kinds.find((k) => k.id === kind);
     tcSelect.disabled = info ? !info.supports_clock : false;
     f.players.el.hidden = !info?.realtime;
+    f.points_to_win.el.hidden = !info?.realtime;
     f.name.control.setAttribute('placeholder', `${me?.username ?? 'My'}’s ${KINDS[kind]?.name ?? kind}`);
   }
 
@@ -351,7 +361,12 @@ function createForm() {
         },
       };
       if (KINDS[kind]?.realtime) {
-        body.settings = { ...body.settings, players: Number(f.players.control.value) };
+        const points = Number(f.points_to_win.control.value);
+        if (!Number.isInteger(points) || points < 1 || points > 25) {
+          f.points_to_win.setError('A whole number from 1 to 25.');
+          return;
+        }
+        body.settings = { ...body.settings, players: Number(f.players.control.value), points_to_win: points };
       }
       const tc = tcSelect.disabled ? 'none' : tcSelect.value;
       if (tc === 'custom') {
@@ -387,6 +402,7 @@ function createForm() {
     f.time_control.el,
     custom,
     f.players.el,
+    f.points_to_win.el,
     f.creator_seat.el,
     ratedField,
     visibility,

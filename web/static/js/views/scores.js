@@ -1,4 +1,5 @@
-// Scorekeeping pages (issue 7): a leaderboard per kind (live, with "find me"), a player's
+// Scorekeeping pages (issue 7): a leaderboard per kind (live, with "find me"; real-time kinds
+// also show their points board, issue 10), a player's
 // profile (ratings and statistics per kind, a rating-history chart drawn as inline SVG, the
 // game history with links to replays), and the replay of a finished game move by move.
 
@@ -12,6 +13,8 @@ import { Chess } from '../../vendor/chess.js';
 /** @typedef {Schemas['Leaderboard']} Leaderboard */
 /** @typedef {Schemas['LeaderboardAround']} LeaderboardAround */
 /** @typedef {Schemas['LeaderboardEntry']} LeaderboardEntry */
+/** @typedef {Schemas['PointsLeaderboard']} PointsLeaderboard */
+/** @typedef {Schemas['PointsEntry']} PointsEntry */
 /** @typedef {Schemas['PlayerStats']} PlayerStats */
 /** @typedef {Schemas['KindStats']} KindStats */
 /** @typedef {Schemas['PlayerGames']} PlayerGames */
@@ -20,7 +23,7 @@ import { Chess } from '../../vendor/chess.js';
 /** @typedef {import('../types.js').ServerMessage} ServerMessage */
 /** @typedef {import('../socket.js').Connection} Connection */
 
-const KIND_IDS = ['chess', 'connect4', 'tictactoe'];
+const KIND_IDS = ['chess', 'connect4', 'tictactoe', 'lightcycles'];
 
 /** @param {string} kind */
 function kindName(kind) {
@@ -58,6 +61,24 @@ function boardTable(lines, highlight) {
 }
 
 /**
+ * A real-time kind's points board: points scored over all finished sessions, rated or not.
+ * @param {PointsEntry[]} lines
+ * @param {string | null} highlight a username
+ */
+function pointsTable(lines, highlight) {
+  const mine = (highlight ?? '').toLowerCase();
+  return h('table', { class: 'leaderboard-table', id: 'points-table' },
+    h('thead', null, h('tr', null, ...['#', 'Player', 'Points', 'Sessions'].map((t) => h('th', { text: t })))),
+    h('tbody', null, ...lines.map((l) =>
+      h('tr', { class: l.player_name.toLowerCase() === mine ? 'me' : '', dataset: { player: l.player_name } },
+        h('td', { class: 'rank', text: l.rank }),
+        h('td', null, playerLink(l.player_name)),
+        h('td', { class: 'points', text: l.points }),
+        h('td', { class: 'sessions', text: l.sessions }),
+      ))));
+}
+
+/**
  * The leaderboard of one kind: the top 50, live (coalesced updates over the WebSocket), and
  * "find me" to show the signed-in player's neighbourhood.
  * @param {string} kind
@@ -73,9 +94,30 @@ export function leaderboardView(kind, conn) {
   const findMe = h('button', { type: 'button', class: 'btn btn-small', id: 'find-me', text: 'Find me', onclick: () => { mode = mode === 'me' ? 'top' : 'me'; load(); } });
   const tabs = h('nav', { class: 'kind-tabs', 'aria-label': 'Kinds' }, ...KIND_IDS.map((k) =>
     h('a', { href: `/leaderboard/${k}`, dataset: { link: '' }, class: k === kind ? 'active' : '', 'aria-current': k === kind ? 'page' : null, text: kindName(k) })));
+  // Real-time kinds score points too: their points board comes first (every finished
+  // session counts), then the rating board (rated sessions only).
+  const realtime = KINDS[kind]?.realtime === true;
+  const points = h('div', { id: 'points-body', 'aria-live': 'polite' });
   const el = h('section', { class: 'card leaderboard', id: 'leaderboard-page', dataset: { kind } },
     h('div', { class: 'card-head' }, h('h1', { text: `${kindName(kind)} leaderboard` }), findMe),
-    tabs, info, body);
+    tabs,
+    realtime ? h('h2', { text: 'Points' }) : null,
+    realtime ? h('p', { class: 'muted small', text: 'Rounds won over every finished session, rated or not.' }) : null,
+    realtime ? points : null,
+    realtime ? h('h2', { text: 'Ratings' }) : null,
+    info, body);
+
+  async function loadPoints() {
+    try {
+      /** @type {PointsLeaderboard} */
+      const b = await request('GET', `/api/v1/leaderboards/${kind}/points?limit=50`);
+      replace(points, b.leaderboard.length
+        ? pointsTable(b.leaderboard, me?.username ?? null)
+        : h('p', { class: 'muted', id: 'points-empty', text: 'No finished sessions yet.' }));
+    } catch (e) {
+      replace(points, h('p', { class: 'form-error', text: message(e) }));
+    }
+  }
 
   /** @param {LeaderboardEntry[]} lines @param {number} total */
   function show(lines, total) {
@@ -113,11 +155,13 @@ export function leaderboardView(kind, conn) {
       if (msg.type === 'leaderboard_update' && msg.kind === kind) {
         if (mode === 'top') show(msg.leaderboard, msg.total);
         else load();
+        if (realtime) loadPoints();
         el.dataset.updates = String(Number(el.dataset.updates ?? 0) + 1);
       }
     },
   );
   load();
+  if (realtime) loadPoints();
   return { el, destroy: stop };
 }
 
