@@ -40,11 +40,13 @@ start_server() { # $1 = data dir
     mkdir -p "$1"
     # Knobs for a load test: guests are created without argon2; login throttles do not apply
     # (no logins); every client comes from 127.0.0.1, so the per-address request and
-    # connection limits (docs/SECURITY.md, "Floods") and the per-connection message credits
-    # are turned off (0), as an operator would for a load generator behind one address.
+    # connection limits, including the cap on open connections (docs/SECURITY.md, "Floods"),
+    # and the per-connection message credits are turned off (0), as an operator would for a
+    # load generator behind one address.
     VERSUS_LISTEN="127.0.0.1:$PORT" VERSUS_DATA_DIR="$1" VERSUS_LOG_LEVEL=warn \
     VERSUS_CHAT_BURST=1000 VERSUS_CHAT_REFILL_MS=1 \
     VERSUS_HTTP_REQUESTS_PER_SECOND_PER_ADDRESS=0 VERSUS_CONNECTIONS_PER_SECOND_PER_ADDRESS=0 \
+    VERSUS_MAX_CONNECTIONS_PER_ADDRESS=0 \
     VERSUS_WS_MESSAGES_PER_SECOND=0 \
         taskset -c "$SERVER_CPU" "$VERSUS" serve >"$1/server.log" 2>&1 &
     SERVER_PID=$!

@@ -27,6 +27,8 @@ pub enum LogFormat {
 pub struct Config {
     /// Address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Connections the kernel queues for `accept` (capped by `net.core.somaxconn`).
+    pub listen_backlog: u32,
     /// Folder for local data (the SQLite database by default).
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`. Secret: may carry a password.
@@ -87,6 +89,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     listen: String,
+    listen_backlog: u32,
     data_dir: String,
     database_url: Option<String>,
     database_max_connections: u32,
@@ -146,6 +149,8 @@ struct RawConfig {
     http_burst_per_address: u32,
     connections_per_second_per_address: u32,
     connections_burst_per_address: u32,
+    max_connections: usize,
+    max_connections_per_address: usize,
     header_read_timeout_ms: u64,
     ws_messages_per_second: u32,
     ws_message_burst: u32,
@@ -159,6 +164,7 @@ struct RawConfig {
 /// The defaults, as `(key, value)`; also the list of keys read from `VERSUS_*`.
 pub const DEFAULTS: &[(&str, &str)] = &[
     ("listen", "127.0.0.1:8080"),
+    ("listen_backlog", "4096"),
     ("data_dir", "./data"),
     ("database_max_connections", "8"),
     ("log_format", "human"),
@@ -213,6 +219,8 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("http_burst_per_address", "1000"),
     ("connections_per_second_per_address", "100"),
     ("connections_burst_per_address", "500"),
+    ("max_connections", "60000"),
+    ("max_connections_per_address", "512"),
     ("header_read_timeout_ms", "10000"),
     ("ws_messages_per_second", "50"),
     ("ws_message_burst", "200"),
@@ -446,6 +454,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             raw.request_timeout_seconds,
         )?),
         shutdown_grace: Duration::from_secs(raw.shutdown_grace_seconds),
+        listen_backlog: range("listen_backlog", raw.listen_backlog as usize, 1, 65_535)? as u32,
         login_max_failures_per_account: positive(
             "login_max_failures_per_account",
             raw.login_max_failures_per_account.into(),
@@ -706,6 +715,13 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 1,
                 10_000_000,
             )? as u32,
+            max_connections: range("max_connections", raw.max_connections, 0, 10_000_000)?,
+            max_connections_per_address: range(
+                "max_connections_per_address",
+                raw.max_connections_per_address,
+                0,
+                10_000_000,
+            )?,
             header_read_timeout: ms(
                 "header_read_timeout_ms",
                 raw.header_read_timeout_ms,
@@ -731,6 +747,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 0,
                 1_000_000,
             )?,
+            ws_concurrent_hellos: (raw.database_max_connections as usize / 2).max(1),
         },
     })
 }

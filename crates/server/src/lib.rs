@@ -30,7 +30,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use secrecy::ExposeSecret;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -121,9 +120,8 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServeError> {
         Some((cert, key)) => Some(listen::tls_acceptor(cert, key).map_err(ServeError::Tls)?),
         None => None,
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
+    let listener =
+        listen::bind(config.listen, config.listen_backlog).map_err(|source| ServeError::Bind {
             addr: config.listen,
             source,
         })?;

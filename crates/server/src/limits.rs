@@ -1,6 +1,7 @@
 //! Flood limits: token buckets per client address (HTTP requests, new TCP connections), per
-//! WebSocket connection (message credits), and counters of WebSocket connections (per
-//! player and in total). Every limit is a configuration key; a rate of 0 turns it off.
+//! WebSocket connection (message credits), counters of open TCP connections (per client
+//! address and in total) and of WebSocket connections (per player and in total). Every limit
+//! is a configuration key; a rate or a cap of 0 turns it off.
 //!
 //! The per-address maps are bounded ([`MAX_ADDRESSES`]): when full, idle addresses (whose
 //! bucket has refilled) are swept; if none is idle the new address is refused (fail closed,
@@ -210,6 +211,105 @@ impl Connections {
     }
 }
 
+/// Counts open TCP connections (HTTP and WebSocket alike), in total and per client address
+/// (keyed like [`AddressLimiter`]: IPv4 as is, IPv6 by its /64). Checked at accept, before
+/// any byte is read; a connection's place is given back when its socket is dropped (for a
+/// WebSocket, when the upgraded connection ends).
+///
+/// The per-address map holds only addresses with an open connection, so it never holds more
+/// entries than there are open connections (at most `max_total` when that is set).
+#[derive(Debug)]
+pub struct OpenConnections {
+    max_total: usize,
+    max_per_address: usize,
+    total: AtomicUsize,
+    per_address: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// Why [`OpenConnections::enter`] refused a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenRefusal {
+    /// The node holds `max_connections` already.
+    Total,
+    /// The address holds `max_connections_per_address` already.
+    Address,
+}
+
+/// One open connection's place; given back when dropped.
+#[derive(Debug)]
+pub struct OpenSlot {
+    owner: Arc<OpenConnections>,
+    /// `None` when the address is not counted (behind a trusted proxy).
+    key: Option<IpAddr>,
+}
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        self.owner.total.fetch_sub(1, Ordering::Relaxed);
+        if let Some(key) = self.key {
+            let mut map = self
+                .owner
+                .per_address
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = map.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+impl OpenConnections {
+    /// `max_total` / `max_per_address` 0: no limit.
+    pub fn new(max_total: usize, max_per_address: usize) -> Arc<OpenConnections> {
+        Arc::new(OpenConnections {
+            max_total,
+            max_per_address,
+            total: AtomicUsize::new(0),
+            per_address: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A place for a new connection from `ip` (`None`: count it in the total only), if both
+    /// caps allow. The address cap is checked first, so one flooding address is told so
+    /// (429) rather than filling the node.
+    pub fn enter(self: &Arc<Self>, ip: Option<IpAddr>) -> Result<OpenSlot, OpenRefusal> {
+        let key = ip.map(key_of);
+        if let Some(key) = key {
+            let mut map = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
+            let n = map.entry(key).or_insert(0);
+            if self.max_per_address > 0 && *n >= self.max_per_address {
+                return Err(OpenRefusal::Address);
+            }
+            *n += 1;
+        }
+        // From here on the slot owns its counts: dropping it (refused or closed) gives them back.
+        let before = self.total.fetch_add(1, Ordering::Relaxed);
+        let slot = OpenSlot {
+            owner: self.clone(),
+            key,
+        };
+        if self.max_total > 0 && before >= self.max_total {
+            return Err(OpenRefusal::Total);
+        }
+        Ok(slot)
+    }
+
+    /// Open connections now.
+    pub fn total(&self) -> usize {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Open connections from `ip`'s address (its /64 for IPv6) now.
+    pub fn from_address(&self, ip: IpAddr) -> usize {
+        let map = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&key_of(ip)).copied().unwrap_or(0)
+    }
+}
+
 /// Every flood limit of one node.
 #[derive(Debug)]
 pub struct Limits {
@@ -217,9 +317,15 @@ pub struct Limits {
     pub http: AddressLimiter,
     /// New TCP connections per peer address (checked at accept).
     pub connections: AddressLimiter,
+    /// Open TCP connections, per peer address and in total (checked at accept).
+    pub open: Arc<OpenConnections>,
     /// WebSocket message credits (each connection holds its own bucket).
     pub ws_messages: Rate,
     pub ws: Arc<Connections>,
+    /// WebSocket `hello`s whose token is being looked up at once: at most half the database
+    /// pool, so a reconnect storm's lookups leave the other half to everyone else's requests
+    /// (the rest wait here, in order, within their connection's task).
+    pub ws_hellos: tokio::sync::Semaphore,
 }
 
 /// The configuration of [`Limits`].
@@ -229,10 +335,16 @@ pub struct LimitsConfig {
     pub http_burst: u32,
     pub connections_per_second: u32,
     pub connections_burst: u32,
+    /// Open TCP connections per node (0: no cap).
+    pub max_connections: usize,
+    /// Open TCP connections per peer address (0: no cap; not checked behind a trusted proxy).
+    pub max_connections_per_address: usize,
     pub ws_messages_per_second: u32,
     pub ws_message_burst: u32,
     pub ws_max_connections: usize,
     pub ws_max_connections_per_player: usize,
+    /// See [`Limits::ws_hellos`]: half of `database_max_connections`, at least 1.
+    pub ws_concurrent_hellos: usize,
     /// How long a client may take to send a request's headers.
     pub header_read_timeout: Duration,
 }
@@ -245,8 +357,10 @@ impl Limits {
                 c.connections_per_second,
                 c.connections_burst,
             )),
+            open: OpenConnections::new(c.max_connections, c.max_connections_per_address),
             ws_messages: Rate::new(c.ws_messages_per_second, c.ws_message_burst),
             ws: Connections::new(c.ws_max_connections, c.ws_max_connections_per_player),
+            ws_hellos: tokio::sync::Semaphore::new(c.ws_concurrent_hellos.max(1)),
         }
     }
 }
@@ -343,5 +457,33 @@ mod tests {
         drop(p1);
         assert!(c.enter_player(p).is_some());
         drop(s2);
+    }
+
+    #[test]
+    fn open_connections_are_capped_per_address_and_in_total_and_given_back() {
+        let open = OpenConnections::new(3, 2);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let a1 = open.enter(Some(a)).unwrap();
+        let _a2 = open.enter(Some(a)).unwrap();
+        assert_eq!(open.enter(Some(a)).unwrap_err(), OpenRefusal::Address);
+        assert_eq!(open.from_address(a), 2, "a refusal holds no place");
+        let _b1 = open.enter(Some(b)).unwrap();
+        assert_eq!(open.enter(Some(b)).unwrap_err(), OpenRefusal::Total);
+        assert_eq!(open.enter(None).unwrap_err(), OpenRefusal::Total);
+        assert_eq!(open.total(), 3);
+        assert_eq!(open.from_address(b), 1);
+        drop(a1);
+        assert_eq!(open.from_address(a), 1);
+        let _a3 = open.enter(Some(a)).unwrap();
+        // IPv6 by its /64; uncounted addresses count in the total only.
+        let open = OpenConnections::new(0, 1);
+        let v6a: IpAddr = "2001:db8::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8::2".parse().unwrap();
+        let _v = open.enter(Some(v6a)).unwrap();
+        assert_eq!(open.enter(Some(v6b)).unwrap_err(), OpenRefusal::Address);
+        let _n1 = open.enter(None).unwrap();
+        let _n2 = open.enter(None).unwrap();
+        assert_eq!(open.total(), 3);
     }
 }

@@ -1,38 +1,54 @@
-//! The accept loop: takes TCP connections, refuses addresses that open them too fast,
-//! optionally terminates TLS, and serves each connection with hyper (HTTP/1.1 and HTTP/2,
-//! with upgrades for the WebSocket) in its own task.
+//! The accept loop: takes TCP connections, refuses addresses that open them too fast or hold
+//! too many, optionally terminates TLS, and serves each connection with hyper (HTTP/1.1, with
+//! upgrades for the WebSocket) in its own task.
 //!
-//! It exists (instead of `axum::serve`) for three protections: a per-address limit on new
-//! connections (refused with a canned `429` and closed, before any parsing), a deadline for
-//! a request's headers (slowloris: a client that trickles its headers is closed after
-//! `header_read_timeout_ms`), and a deadline for the TLS handshake, which runs in the
-//! connection's task so a slow handshake never stalls accepting.
+//! It exists (instead of `axum::serve`) for these protections:
+//! - a per-address limit on new connections, and caps on open connections per address and
+//!   per node, checked at accept before any byte is read (refused with a canned `429` or
+//!   `503` and closed: a refused client gets no task and no buffer);
+//! - a deadline for the TLS handshake, run in the connection's task so a slow handshake never
+//!   stalls accepting;
+//! - a deadline for a request's headers (`header_read_timeout_ms`), which starts as soon as
+//!   the connection is served (and again after each response on a keep-alive connection): a
+//!   client that sends nothing, half a request line or trickled headers is closed when it
+//!   runs out.
+//!
+//! HTTP/2 is not served. hyper-util's automatic version detection waits for the 24-byte
+//! HTTP/2 preface with no timer of its own, so a connection sending nothing (or part of the
+//! preface) would stay open forever, and hyper's HTTP/2 server has no idle timeout. Nothing
+//! here needs HTTP/2: the TLS acceptor offers only `http/1.1` (ALPN), and proxies speak
+//! HTTP/1.1 to their upstreams. A prior-knowledge HTTP/2 client is refused by the HTTP/1
+//! parser and closed.
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-use crate::limits::{Limits, retry_after_secs};
+use crate::limits::{Limits, OpenRefusal, OpenSlot, retry_after_secs};
 
 /// How the loop treats connections.
 #[derive(Clone)]
 pub struct ListenOptions {
     /// A request's headers (and the TLS handshake) must arrive within this.
     pub header_read_timeout: Duration,
-    /// Check [`Limits::connections`] against the TCP peer (off behind a trusted proxy,
-    /// where every connection comes from the proxy).
+    /// Check the per-address limits ([`Limits::connections`], and the per-address cap of
+    /// [`Limits::open`]) against the TCP peer (off behind a trusted proxy, where every
+    /// connection comes from the proxy). The node's total cap applies either way.
     pub limit_connections: bool,
     /// Terminate TLS with this (HTTPS and WSS).
     pub tls: Option<tokio_rustls::TlsAcceptor>,
@@ -48,6 +64,22 @@ impl std::fmt::Debug for ListenOptions {
     }
 }
 
+/// Binds the listening socket with room for `backlog` connections waiting to be accepted
+/// (the kernel caps it at `net.core.somaxconn`). A reconnect storm arrives faster than any
+/// loop accepts; connections beyond the backlog lose their SYN and retry a second or more
+/// later, so a short backlog turns a burst into seconds of delay for everyone connecting.
+pub fn bind(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As std and tokio do: a restarted server can bind while old connections linger.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
 /// Serves `app` on `listener` until `stop` is cancelled, then waits for open requests.
 pub async fn serve(
     listener: TcpListener,
@@ -56,16 +88,11 @@ pub async fn serve(
     opts: ListenOptions,
     stop: CancellationToken,
 ) -> io::Result<()> {
-    let graceful = GracefulShutdown::new();
-    let mut builder = Builder::new(TokioExecutor::new());
+    let tracker = TaskTracker::new();
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(opts.header_read_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .enable_connect_protocol();
     loop {
         let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -83,56 +110,195 @@ pub async fn serve(
             && let Err(wait) = limits.connections.check(peer.ip(), Instant::now())
         {
             metrics::counter!("connections_refused_total", "reason" => "address_rate").increment(1);
-            refuse(&tcp, wait);
+            refuse(&tcp, Refusal::AddressRate(wait));
             continue;
         }
+        let counted_ip = opts.limit_connections.then_some(peer.ip());
+        let slot = match limits.open.enter(counted_ip) {
+            Ok(slot) => slot,
+            Err(OpenRefusal::Address) => {
+                metrics::counter!("connections_refused_total", "reason" => "address_open")
+                    .increment(1);
+                refuse(&tcp, Refusal::AddressOpen);
+                continue;
+            }
+            Err(OpenRefusal::Total) => {
+                metrics::counter!("connections_refused_total", "reason" => "node_open")
+                    .increment(1);
+                refuse(&tcp, Refusal::NodeOpen);
+                continue;
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let app = app.clone();
         let builder = builder.clone();
-        let watcher = graceful.watcher();
         let tls = opts.tls.clone();
         let handshake_deadline = opts.header_read_timeout;
-        tokio::spawn(async move {
+        let stop = stop.clone();
+        tracker.spawn(async move {
             let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
                 app.clone().oneshot(req)
             });
             match tls {
                 None => {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), svc);
-                    let _ = watcher.watch(conn.into_owned()).await;
-                }
-                Some(acceptor) => {
-                    let stream = match tokio::time::timeout(
-                        handshake_deadline,
-                        acceptor.accept(tcp),
+                    serve_connection(
+                        &builder,
+                        Counted {
+                            io: tcp,
+                            _slot: slot,
+                        },
+                        svc,
+                        &stop,
                     )
                     .await
-                    {
-                        Ok(Ok(stream)) => stream,
-                        _ => {
-                            metrics::counter!("tls_handshakes_failed_total").increment(1);
-                            return;
-                        }
+                }
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(handshake_deadline, acceptor.accept(tcp));
+                    let stream = tokio::select! {
+                        r = handshake => match r {
+                            Ok(Ok(stream)) => stream,
+                            _ => {
+                                metrics::counter!("tls_handshakes_failed_total").increment(1);
+                                return;
+                            }
+                        },
+                        () = stop.cancelled() => return,
                     };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                    let _ = watcher.watch(conn.into_owned()).await;
+                    serve_connection(
+                        &builder,
+                        Counted {
+                            io: stream,
+                            _slot: slot,
+                        },
+                        svc,
+                        &stop,
+                    )
+                    .await;
                 }
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    tracker.close();
+    tracker.wait().await;
     Ok(())
 }
 
-/// Answers a refused connection with a canned `429` if the socket takes it right away, and
-/// closes it. Never waits: a flooding client gets no task and no buffer.
-fn refuse(tcp: &TcpStream, wait: Duration) {
-    let body = r#"{"type":"urn:versus:error:rate_limited","title":"Too Many Requests","status":429,"code":"rate_limited","detail":"too many new connections from this address"}"#;
+/// Serves one connection until it ends; when `stop` is cancelled, lets the request in
+/// flight finish and closes (an idle connection closes at once).
+async fn serve_connection<S, Svc, B>(
+    builder: &http1::Builder,
+    io: S,
+    svc: Svc,
+    stop: &CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    Svc: hyper::service::HttpService<Incoming, ResBody = B>,
+    Svc::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let conn = builder
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        () = stop.cancelled() => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
+}
+
+/// A socket that holds its place among the open connections for as long as it lives: through
+/// hyper, and after a WebSocket upgrade inside the upgraded connection.
+struct Counted<S> {
+    io: S,
+    _slot: OpenSlot,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// Why a connection is refused at accept.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// Over the per-address new-connection rate; the wait until the next is allowed.
+    AddressRate(Duration),
+    /// The address holds `max_connections_per_address` open connections.
+    AddressOpen,
+    /// The node holds `max_connections` open connections.
+    NodeOpen,
+}
+
+/// Answers a refused connection with a canned problem document (`429 rate_limited` or
+/// `503 overloaded`, with `Retry-After`) if the socket takes it right away, and closes it.
+/// Never waits: a flooding client gets no task and no buffer.
+fn refuse(tcp: &TcpStream, why: Refusal) {
+    let (status, code, detail, retry) = match why {
+        Refusal::AddressRate(wait) => (
+            "429 Too Many Requests",
+            "rate_limited",
+            "too many new connections from this address",
+            retry_after_secs(wait),
+        ),
+        Refusal::AddressOpen => (
+            "429 Too Many Requests",
+            "rate_limited",
+            "too many open connections from this address",
+            1,
+        ),
+        Refusal::NodeOpen => (
+            "503 Service Unavailable",
+            "overloaded",
+            "this server holds as many connections as it may; try again shortly",
+            5,
+        ),
+    };
+    let (number, title) = status.split_once(' ').unwrap_or((status, ""));
+    let body = format!(
+        r#"{{"type":"urn:versus:error:{code}","title":"{title}","status":{number},"code":"{code}","detail":"{detail}"}}"#
+    );
     let response = format!(
-        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/problem+json\r\nretry-after: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        retry_after_secs(wait),
+        "HTTP/1.1 {status}\r\ncontent-type: application/problem+json\r\nretry-after: {retry}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = tcp.try_write(response.as_bytes());

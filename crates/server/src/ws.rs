@@ -202,7 +202,11 @@ async fn handshake(
         close(socket, close_code::PROTOCOL_ERROR, "unsupported protocol").await;
         return None;
     }
-    let authed = match auth::authenticate(state, &token).await {
+    // A reconnect storm's token lookups take at most half the database pool.
+    let permit = state.limits.ws_hellos.acquire().await;
+    let authed = auth::authenticate(state, &token).await;
+    drop(permit);
+    let authed = match authed {
         Ok(a) => a,
         Err(_) => {
             send(

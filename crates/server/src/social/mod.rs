@@ -88,6 +88,9 @@ struct Inner {
     dirty: Mutex<HashSet<Uuid>>,
     /// What this node last announced per player.
     announced: Mutex<HashMap<Uuid, Presence>>,
+    /// This node's writes of its presence counts take turns (one at a time): a reconnect
+    /// storm's writes wait here, not in the database pool everyone else needs.
+    presence_writes: tokio::sync::Semaphore,
     tap: mpsc::Sender<crate::chat::SystemNote>,
 }
 
@@ -110,6 +113,7 @@ impl Social {
                 local: Mutex::new(HashMap::new()),
                 dirty: Mutex::new(HashSet::new()),
                 announced: Mutex::new(HashMap::new()),
+                presence_writes: tokio::sync::Semaphore::new(1),
                 tap,
             }),
         };
@@ -141,20 +145,12 @@ impl Social {
         };
         if first {
             // Online in the database at once (`GET /api/v1/friends` shows it); the
-            // announcement waits for the coalescing window, and the flush writes the count
-            // again, so a race with a quick disconnect corrects itself.
+            // announcement waits for the coalescing window. The write takes its turn among
+            // this node's presence writes (one at a time: a reconnect storm's writes must not
+            // fill the database pool) and writes the count as it is then, so a late write
+            // cannot undo a newer one.
             let social = self.clone();
-            tokio::spawn(async move {
-                let expiry = social.expiry();
-                if let Err(e) = social
-                    .inner
-                    .store
-                    .set_node_presence(player, &social.inner.node, 1, expiry)
-                    .await
-                {
-                    tracing::warn!(%player, error = %e, "cannot record presence");
-                }
-            });
+            tokio::spawn(async move { social.write_presence(player, true).await });
         }
         self.mark(player);
     }
@@ -171,6 +167,25 @@ impl Social {
             }
         }
         self.mark(player);
+    }
+
+    /// Writes this node's connection count of `player` (as it is once this write's turn
+    /// comes: writes are one at a time, [`Inner::presence_writes`]). `only_if_online`: skip
+    /// a count of 0 (a connection that is already gone; the flush records that).
+    async fn write_presence(&self, player: Uuid, only_if_online: bool) {
+        let _turn = self.inner.presence_writes.acquire().await;
+        let n = self.local_count(player);
+        if only_if_online && n == 0 {
+            return;
+        }
+        if let Err(e) = self
+            .inner
+            .store
+            .set_node_presence(player, &self.inner.node, n, self.expiry())
+            .await
+        {
+            tracing::warn!(%player, error = %e, "cannot record presence");
+        }
     }
 
     fn mark(&self, player: Uuid) {
@@ -307,15 +322,8 @@ impl Social {
             .unwrap_or_else(|p| p.into_inner())
             .drain()
             .collect();
-        let store = &self.inner.store;
         for player in &dirty {
-            let n = self.local_count(*player);
-            if let Err(e) = store
-                .set_node_presence(*player, &self.inner.node, n, self.expiry())
-                .await
-            {
-                tracing::warn!(%player, error = %e, "cannot record presence");
-            }
+            self.write_presence(*player, false).await;
         }
         let expired: HashSet<Uuid> = expired.into_iter().collect();
         for player in dirty.iter().chain(expired.iter()) {

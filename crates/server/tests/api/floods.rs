@@ -1,10 +1,11 @@
-//! Floods: per-address limits on HTTP requests and new connections, WebSocket message
-//! credits, caps on WebSocket connections (per player and per node) and on open games per
-//! player. Each test turns one limit down to a few and checks the documented refusal, that
+//! Floods: per-address limits on HTTP requests and new connections, caps on open connections
+//! (per address and per node), WebSocket message credits, caps on WebSocket connections (per
+//! player and per node) and on open games per player. Each test turns one limit down to a few and checks the documented refusal, that
 //! the refused request changed nothing, and that others are still served.
 //!
 //! (SQLite only: the limits live in memory, not in the database.)
 
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -15,6 +16,7 @@ use versus_protocol::{ClientMessage, ErrorCode, ServerMessage, close_code};
 
 use crate::games::{create, create_raw, player, post_action};
 use crate::helpers::{Db, TestApp, assert_problem, json_body, run_test};
+use crate::slow_clients::connect_from;
 use crate::ws_client::{WsClient, connect_raw, hello, read_until_closed, send_text, ws_url};
 
 /// One raw HTTP/1.1 request on a fresh TCP connection; the response's first line.
@@ -94,6 +96,155 @@ async fn new_connections_over_the_per_address_limit_are_refused_with_429() {
             lines.iter().any(|l| l.starts_with("HTTP/1.1 429")),
             "some connection over the limit is refused: {lines:?}"
         );
+    })
+    .await;
+}
+
+/// A loopback client address other than the test client's own 127.0.0.1.
+fn addr(n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, n)
+}
+
+/// `GET /healthz` on a fresh connection from `from`; the response's first line ("" if the
+/// connection was closed or reset without one).
+async fn status_from(from: Ipv4Addr, app: &TestApp) -> String {
+    let Ok(mut tcp) = connect_from(from, app.addr).await else {
+        return String::new();
+    };
+    let _ = tcp
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
+        .await;
+    let mut bytes = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut bytes)).await;
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// What the server says, unasked, to a connection from `from` it refuses at accept: the whole
+/// response up to its close. Panics if it says nothing and keeps the connection open.
+async fn refusal_from(from: Ipv4Addr, app: &TestApp) -> String {
+    let mut tcp = connect_from(from, app.addr).await.unwrap();
+    let mut bytes = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut bytes))
+        .await
+        .expect("a refused connection is closed at once")
+        .expect("closed cleanly, after the canned answer");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Polls (up to 10 s) until a fresh connection from `from` is served: a refused connection's
+/// place is given back once the server has seen the close.
+async fn served_again(from: Ipv4Addr, app: &TestApp) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = status_from(from, app).await;
+        if line.starts_with("HTTP/1.1 200") {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the place is never given back: {line:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Checks a canned refusal: status line, `Retry-After`, and the problem document's code.
+fn assert_refusal(response: &str, status: &str, code: &str) {
+    assert!(
+        response.starts_with(&format!("HTTP/1.1 {status}")),
+        "{response:?}"
+    );
+    let lower = response.to_ascii_lowercase();
+    assert!(lower.contains("\r\nretry-after: "), "{response:?}");
+    assert!(lower.contains("\r\nconnection: close\r\n"), "{response:?}");
+    let body = &response[response.find("\r\n\r\n").unwrap() + 4..];
+    let problem: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(problem["code"], code, "{response:?}");
+    assert_eq!(problem["status"].to_string(), status[..3], "{response:?}");
+}
+
+#[tokio::test]
+async fn open_connections_over_the_per_address_cap_are_refused_with_429() {
+    // A long header deadline: the held connections stay open for the whole test.
+    let settings = [
+        ("max_connections_per_address", "3"),
+        ("header_read_timeout_ms", "60000"),
+    ];
+    run_test(Db::Sqlite, &settings, |app| async move {
+        // Three silent connections from one address fill its places.
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(connect_from(addr(2), app.addr).await.unwrap());
+        }
+        assert_refusal(&refusal_from(addr(2), &app).await, "429", "rate_limited");
+        // Other addresses are served.
+        assert_eq!(app.get("/api/v1/kinds").await.status(), StatusCode::OK);
+        assert!(status_from(addr(3), &app).await.starts_with("HTTP/1.1 200"));
+        // A WebSocket holds its place after the upgrade, for as long as it is open.
+        let alice = player(&app, "alice").await;
+        let mut sockets = Vec::new();
+        for _ in 0..3 {
+            let tcp = connect_from(addr(4), app.addr).await.unwrap();
+            let (ws, _) = tokio_tungstenite::client_async(
+                ws_url(&app),
+                tokio_tungstenite::MaybeTlsStream::Plain(tcp),
+            )
+            .await
+            .unwrap();
+            sockets.push(WsClient::handshake(ws, &alice.token).await);
+        }
+        assert_refusal(&refusal_from(addr(4), &app).await, "429", "rate_limited");
+        sockets.pop().unwrap().close().await;
+        served_again(addr(4), &app).await;
+        // Closing a held connection gives its place back.
+        drop(held.pop());
+        served_again(addr(2), &app).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn open_connections_over_the_node_cap_are_refused_with_503() {
+    let settings = [
+        ("max_connections", "4"),
+        ("header_read_timeout_ms", "60000"),
+    ];
+    run_test(Db::Sqlite, &settings, |app| async move {
+        let mut held = Vec::new();
+        for n in 2..6 {
+            held.push(connect_from(addr(n), app.addr).await.unwrap());
+        }
+        assert_refusal(&refusal_from(addr(6), &app).await, "503", "overloaded");
+        assert_refusal(&refusal_from(addr(2), &app).await, "503", "overloaded");
+        drop(held.pop());
+        served_again(addr(6), &app).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_only_the_node_cap_applies_at_accept() {
+    // Every connection comes from the proxy's address, so a per-address cap would cap the
+    // proxy; it is not applied (the per-address HTTP request limit still is, on the
+    // forwarded address).
+    let settings = [
+        ("trust_forwarded_for", "true"),
+        ("max_connections_per_address", "2"),
+        ("max_connections", "6"),
+        ("header_read_timeout_ms", "60000"),
+    ];
+    run_test(Db::Sqlite, &settings, |app| async move {
+        let mut held = Vec::new();
+        for _ in 0..5 {
+            held.push(connect_from(addr(2), app.addr).await.unwrap());
+        }
+        assert!(status_from(addr(2), &app).await.starts_with("HTTP/1.1 200"));
+        held.push(connect_from(addr(2), app.addr).await.unwrap());
+        assert_refusal(&refusal_from(addr(2), &app).await, "503", "overloaded");
     })
     .await;
 }

@@ -1,10 +1,13 @@
 //! Transport: security headers on pages, the WebSocket `Origin` check, CORS (off unless
-//! configured), and TLS in the binary (HTTPS and WSS with a certificate made in the test).
+//! configured), and TLS in the binary (HTTPS and WSS with a certificate made in the test,
+//! configured by keys and by the `--tls-cert`/`--tls-key` flags; stalled handshakes closed).
 //!
 //! (SQLite only: nothing here touches the database's behaviour.)
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -12,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use versus_protocol::ServerMessage;
 
-use crate::helpers::{Db, TestApp, run_test};
+use crate::helpers::{Binary, Db, TestApp, binary_command, run_test};
 use crate::ws_client::{WsClient, hello, ws_url};
 
 /// The CSP the server promises for its pages (a copy: changing it is a decision).
@@ -139,10 +142,10 @@ fn tls_connector(cert_der: Vec<u8>) -> tokio_rustls::TlsConnector {
 
 async fn https_request(
     connector: &tokio_rustls::TlsConnector,
-    app: &TestApp,
+    addr: SocketAddr,
     request: &str,
 ) -> String {
-    let tcp = TcpStream::connect(app.addr).await.unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = connector
         .connect(name, tcp)
@@ -157,65 +160,186 @@ async fn https_request(
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-#[tokio::test]
-async fn the_binary_terminates_tls_for_https_and_wss() {
-    let dir = tempfile::tempdir().unwrap();
+/// A self-signed certificate for `localhost`, written to `dir`: (cert path, key path, DER).
+fn self_signed(dir: &std::path::Path) -> (String, String, Vec<u8>) {
     let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let cert = dir.path().join("cert.pem");
-    let key = dir.path().join("key.pem");
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
     std::fs::write(&cert, generated.cert.pem()).unwrap();
     std::fs::write(&key, generated.key_pair.serialize_pem()).unwrap();
-    let der = generated.cert.der().to_vec();
-    let (cert, key) = (cert.display().to_string(), key.display().to_string());
-    run_test(Db::Sqlite, &[("tls_cert", &cert), ("tls_key", &key)], |app| async move {
-        let connector = tls_connector(der);
-        // HTTPS, with HSTS.
+    (
+        cert.display().to_string(),
+        key.display().to_string(),
+        generated.cert.der().to_vec(),
+    )
+}
+
+/// HTTPS (with HSTS), a guest over HTTPS, WSS hello and welcome with its token, and plain
+/// HTTP to the TLS port refused: what a TLS-terminating server at `addr` must do.
+async fn speaks_https_and_wss(addr: SocketAddr, cert_der: Vec<u8>) {
+    let connector = tls_connector(cert_der);
+    // HTTPS, with HSTS.
+    let resp = https_request(
+        &connector,
+        addr,
+        "GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(
+        resp.to_ascii_lowercase()
+            .contains("strict-transport-security: max-age="),
+        "{resp}"
+    );
+    // A guest over HTTPS.
+    let resp = https_request(
+        &connector,
+        addr,
+        "POST /api/v1/auth/guest HTTP/1.1\r\nhost: localhost\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+    let body = &resp[resp.find("\r\n\r\n").unwrap() + 4..];
+    let body = &body[body.find('{').unwrap()..=body.rfind('}').unwrap()];
+    let token = serde_json::from_str::<serde_json::Value>(body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // WSS: hello and welcome over TLS.
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    let url = format!("wss://localhost:{}/api/v1/ws", addr.port());
+    let (mut ws, resp) = tokio_tungstenite::client_async(url, tls).await.unwrap();
+    assert_eq!(resp.status(), 101);
+    let text = serde_json::to_string(&hello(&token)).unwrap();
+    futures_util::SinkExt::send(&mut ws, tokio_tungstenite::tungstenite::Message::text(text))
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(
+        Duration::from_secs(10),
+        futures_util::StreamExt::next(&mut ws),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .unwrap();
+    let msg: ServerMessage = serde_json::from_str(reply.to_text().unwrap()).unwrap();
+    assert!(matches!(msg, ServerMessage::Welcome { .. }), "{msg:?}");
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut bytes = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut bytes)).await;
+    assert!(!String::from_utf8_lossy(&bytes).contains("200 OK"));
+}
+
+#[tokio::test]
+async fn the_server_terminates_tls_for_https_and_wss() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, der) = self_signed(dir.path());
+    run_test(
+        Db::Sqlite,
+        &[("tls_cert", &cert), ("tls_key", &key)],
+        |app: TestApp| async move {
+            // (`app` as a whole: the server and its data folder live until the end.)
+            let app = app;
+            speaks_https_and_wss(app.addr, der).await;
+            drop(app);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_binary_serves_https_and_wss_with_the_tls_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, der) = self_signed(dir.path());
+    let data_dir = dir.path().join("data").display().to_string();
+    let mut server = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        &data_dir,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+    ]);
+    speaks_https_and_wss(server.addr, der).await;
+    let status = server.terminate(Duration::from_secs(15)).await;
+    assert!(status.success(), "{status:?}; log:\n{}", server.log());
+    // One flag without the other is refused, naming the missing one.
+    let out = binary_command()
+        .args(["check-config", "--tls-cert", &cert])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tls_key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Reads until the peer closes; how long after `start` it did, if within `within`.
+async fn closed_after<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    start: Instant,
+    within: Duration,
+) -> Option<Duration> {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::from_std(start + within);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0) | Err(_)) => return Some(start.elapsed()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn stalled_tls_handshakes_and_silent_tls_connections_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, der) = self_signed(dir.path());
+    let settings = [
+        ("tls_cert", cert.as_str()),
+        ("tls_key", key.as_str()),
+        ("header_read_timeout_ms", "1000"),
+    ];
+    run_test(Db::Sqlite, &settings, |app: TestApp| async move {
+        let app = app;
+        let connector = tls_connector(der.clone());
+        let start = Instant::now();
+        // No ClientHello at all; the first 5 bytes of one (a record header); a finished
+        // handshake and then no request.
+        let mut silent = TcpStream::connect(app.addr).await.unwrap();
+        let mut partial = TcpStream::connect(app.addr).await.unwrap();
+        partial.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00]).await.unwrap();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let tcp = TcpStream::connect(app.addr).await.unwrap();
+        let mut idle = connector.connect(name, tcp).await.expect("the handshake succeeds");
+        // Meanwhile others are served.
         let resp = https_request(
             &connector,
-            &app,
+            app.addr,
             "GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
         )
         .await;
         assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-        assert!(resp.to_ascii_lowercase().contains("strict-transport-security: max-age="), "{resp}");
-        // A guest over HTTPS.
-        let resp = https_request(
-            &connector,
-            &app,
-            "POST /api/v1/auth/guest HTTP/1.1\r\nhost: localhost\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-        )
-        .await;
-        assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
-        let body = &resp[resp.find("\r\n\r\n").unwrap() + 4..];
-        let body = &body[body.find('{').unwrap()..=body.rfind('}').unwrap()];
-        let token = serde_json::from_str::<serde_json::Value>(body).unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        // WSS: hello and welcome over TLS.
-        let tcp = TcpStream::connect(app.addr).await.unwrap();
-        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-        let tls = connector.connect(name, tcp).await.unwrap();
-        let url = format!("wss://localhost:{}/api/v1/ws", app.addr.port());
-        let (mut ws, resp) = tokio_tungstenite::client_async(url, tls).await.unwrap();
-        assert_eq!(resp.status(), 101);
-        let text = serde_json::to_string(&hello(&token)).unwrap();
-        futures_util::SinkExt::send(&mut ws, tokio_tungstenite::tungstenite::Message::text(text))
-            .await
-            .unwrap();
-        let reply = tokio::time::timeout(Duration::from_secs(10), futures_util::StreamExt::next(&mut ws))
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        let msg: ServerMessage = serde_json::from_str(reply.to_text().unwrap()).unwrap();
-        assert!(matches!(msg, ServerMessage::Welcome { .. }), "{msg:?}");
-        // Plain HTTP to the TLS port gets no HTTP answer.
-        let mut tcp = TcpStream::connect(app.addr).await.unwrap();
-        tcp.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
-        let mut bytes = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut bytes)).await;
-        assert!(!String::from_utf8_lossy(&bytes).contains("200 OK"));
+        let within = Duration::from_secs(15);
+        let silent = closed_after(&mut silent, start, within).await;
+        let partial = closed_after(&mut partial, start, within).await;
+        let idle = closed_after(&mut idle, start, within).await;
+        eprintln!(
+            "[measured] TLS, header deadline 1000ms: no ClientHello closed after {silent:?}, part of one after {partial:?}, idle after the handshake after {idle:?}"
+        );
+        assert!(silent.is_some(), "a connection that never starts TLS stays open");
+        assert!(partial.is_some(), "a stalled TLS handshake stays open");
+        assert!(idle.is_some(), "a TLS connection that sends no request stays open");
     })
     .await;
 }
