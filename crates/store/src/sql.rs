@@ -272,6 +272,152 @@ pub(crate) fn bundle_last_seq(bundle: &NewSessionBundle) -> Result<i64, StoreErr
     Ok(last_seq)
 }
 
+/// The row counts of the multi-row journal statements: a run of `n` rows is written as
+/// chunks of these sizes (largest first), so each backend keeps a handful of prepared
+/// statements instead of one per batch size.
+pub(crate) const BULK_CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// Is `entry` a plain append (an event, perhaps changing its session's columns), which the
+/// multi-row statements can write? Seats, results and new sessions go one by one.
+pub(crate) fn is_plain_append(entry: &crate::JournalEntry) -> bool {
+    entry.seat.is_none() && entry.seat_results.is_empty() && entry.new_session.is_none()
+}
+
+/// One session's part of a run of plain appends: its seq advances from `prev` to `last`, and
+/// its columns take the last value each entry set.
+#[derive(Debug)]
+pub(crate) struct SessionAdvance {
+    pub(crate) id: String,
+    pub(crate) prev: i64,
+    pub(crate) last: i64,
+    pub(crate) state: Option<String>,
+    pub(crate) start_time: Option<i64>,
+    pub(crate) end_time: Option<i64>,
+    pub(crate) result: Option<String>,
+    pub(crate) fence: Option<i64>,
+}
+
+/// Groups a run of plain appends by session, in first-appearance order. `None` when the run
+/// cannot be written by the multi-row statements (a session's seqs not consecutive within the
+/// run, or two fences for one session): the caller then appends entry by entry, which says why.
+pub(crate) fn session_advances(run: &[crate::JournalEntry]) -> Option<Vec<SessionAdvance>> {
+    let mut out: Vec<SessionAdvance> = Vec::new();
+    let mut index: std::collections::HashMap<Uuid, usize> =
+        std::collections::HashMap::with_capacity(run.len());
+    for entry in run {
+        let e = &entry.event;
+        let at = match index.get(&e.session_id) {
+            Some(&at) => {
+                let g = &out[at];
+                if e.seq != g.last + 1 || entry.fence != g.fence {
+                    return None;
+                }
+                at
+            }
+            None => {
+                index.insert(e.session_id, out.len());
+                out.push(SessionAdvance {
+                    id: e.session_id.to_string(),
+                    prev: e.seq.checked_sub(1)?,
+                    last: e.seq,
+                    state: None,
+                    start_time: None,
+                    end_time: None,
+                    result: None,
+                    fence: entry.fence,
+                });
+                out.len() - 1
+            }
+        };
+        let g = &mut out[at];
+        g.last = e.seq;
+        if let Some(u) = &entry.session {
+            g.state = Some(u.state.clone());
+            g.start_time = u.start_time_ms.or(g.start_time);
+            g.end_time = u.end_time_ms.or(g.end_time);
+            g.result = u.result.clone().or(g.result.take());
+        }
+    }
+    Some(out)
+}
+
+/// `UPDATE game_sessions … FROM (VALUES …)` for `n` sessions: each advances from its `prev`
+/// seq to its `last` (the append guard of [`Store::append_journal`], for many sessions at
+/// once) under its fence, if any. Columns of a `VALUES` list are `column1…` in both dialects.
+pub(crate) fn advance_sessions_sql(n: usize) -> &'static str {
+    static SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        BULK_CHUNKS
+            .iter()
+            .map(|&n| {
+                let mut rows = String::new();
+                for i in 0..n {
+                    let b = i * 8;
+                    let _ = write!(
+                        rows,
+                        "{}(CAST(${} AS TEXT), CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS TEXT), \
+                         CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS TEXT), CAST(${} AS BIGINT))",
+                        if i == 0 { "" } else { ", " },
+                        b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8
+                    );
+                }
+                format!(
+                    "UPDATE game_sessions SET last_seq = v.column3, \
+                     state = COALESCE(v.column4, game_sessions.state), \
+                     start_time = COALESCE(v.column5, game_sessions.start_time), \
+                     end_time = COALESCE(v.column6, game_sessions.end_time), \
+                     result = COALESCE(v.column7, game_sessions.result) \
+                     FROM (VALUES {rows}) AS v \
+                     WHERE game_sessions.id = v.column1 AND game_sessions.last_seq = v.column2 \
+                     AND (v.column8 IS NULL OR EXISTS (SELECT 1 FROM games g \
+                          WHERE g.id = game_sessions.game_id AND g.lease_fence = v.column8))"
+                )
+            })
+            .collect()
+    });
+    chunk_sql(&SQL, n)
+}
+
+/// A multi-row `INSERT INTO journal_events` of `n` events.
+pub(crate) fn insert_events_sql(n: usize) -> &'static str {
+    static SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        BULK_CHUNKS
+            .iter()
+            .map(|&n| {
+                let mut sql = concat!("INSERT INTO journal_events (", event_columns!(), ") VALUES ")
+                    .to_owned();
+                for i in 0..n {
+                    let b = i * 7;
+                    let _ = write!(
+                        sql,
+                        "{}(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        if i == 0 { "" } else { ", " },
+                        b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7
+                    );
+                }
+                sql
+            })
+            .collect()
+    });
+    chunk_sql(&SQL, n)
+}
+
+fn chunk_sql(sql: &'static [String], n: usize) -> &'static str {
+    let at = BULK_CHUNKS.iter().position(|&c| c == n).unwrap_or(BULK_CHUNKS.len() - 1);
+    sql.get(at).map_or("", String::as_str)
+}
+
+/// Splits `len` rows into chunks of [`BULK_CHUNKS`] sizes, largest first.
+pub(crate) fn bulk_chunks(mut len: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    for &c in &BULK_CHUNKS {
+        while len >= c {
+            out.push(c);
+            len -= c;
+        }
+    }
+    out
+}
+
 /// Maps a unique-constraint violation of the game tables or the journal to `Conflict`.
 pub(crate) fn map_conflict(err: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &err
@@ -707,114 +853,14 @@ macro_rules! impl_common_store {
                     .map(|e| e.new_session.as_ref().map($crate::sql::bundle_last_seq).transpose())
                     .collect::<$crate::Result<Vec<_>>>()?;
                 let mut tx = self.begin_write().await?;
-                for (entry, bundle_seq) in entries.iter().zip(bundle_seqs) {
-                    let event = &entry.event;
-                    let session_id = event.session_id.to_string();
-                    let update = entry.session.as_ref();
-                    // The append guard: the session advances only from seq - 1 to seq, which
-                    // keeps the journal gap-free and refuses a stale or duplicate append.
-                    let advanced = sqlx::query(
-                        "UPDATE game_sessions SET last_seq = $2, \
-                         state = COALESCE($3, state), \
-                         start_time = COALESCE($4, start_time), \
-                         end_time = COALESCE($5, end_time), \
-                         result = COALESCE($6, result) \
-                         WHERE id = $1 AND last_seq = $7 \
-                         AND ($8 IS NULL OR EXISTS (SELECT 1 FROM games g \
-                              WHERE g.id = game_sessions.game_id AND g.lease_fence = $8))",
-                    )
-                    .bind(&session_id)
-                    .bind(event.seq)
-                    .bind(update.map(|u| u.state.as_str()))
-                    .bind(update.and_then(|u| u.start_time_ms))
-                    .bind(update.and_then(|u| u.end_time_ms))
-                    .bind(update.and_then(|u| u.result.as_deref()))
-                    .bind(event.seq.saturating_sub(1))
-                    .bind(entry.fence)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::sql::map_conflict)?;
-                    if advanced.rows_affected() == 0 {
-                        // The failure path only: say why.
-                        let last: Option<i64> =
-                            sqlx::query_scalar("SELECT last_seq FROM game_sessions WHERE id = $1")
-                                .bind(&session_id)
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                        if let Some(fence) = entry.fence {
-                            let current: Option<i64> = sqlx::query_scalar(
-                                "SELECT g.lease_fence FROM games g JOIN game_sessions s ON s.game_id = g.id \
-                                 WHERE s.id = $1",
-                            )
-                            .bind(&session_id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                            if current.is_some_and(|c| c != fence) {
-                                return Err($crate::StoreError::Fenced);
-                            }
-                        }
-                        return Err(match last {
-                            None => $crate::StoreError::NotFound,
-                            Some(last) => $crate::StoreError::Conflict(format!(
-                                "session {session_id}: event seq {} does not follow last seq {last}",
-                                event.seq
-                            )),
-                        });
-                    }
-                    Self::insert_event(&mut tx, event).await?;
-                    if let Some(seat) = &entry.seat {
-                        Self::insert_seat(&mut tx, seat).await?;
-                    }
-                    for r in &entry.seat_results {
-                        let done = sqlx::query(
-                            "UPDATE player_game_sessions SET result = $3, score = $4 \
-                             WHERE game_session_id = $1 AND seat = $2",
-                        )
-                        .bind(r.session_id.to_string())
-                        .bind(r.seat)
-                        .bind(&r.result)
-                        .bind(r.score)
-                        .execute(&mut *tx)
-                        .await?;
-                        if done.rows_affected() == 0 {
-                            return Err($crate::StoreError::NotFound);
-                        }
-                        // Real-time kinds (issue 10): the seat's points go to the points board.
-                        if let Some(points) = r.points {
-                            sqlx::query(
-                                "INSERT INTO kind_points (player_id, kind, points, sessions, updated_at) \
-                                 SELECT ps.player_id, g.kind, $3, 1, $4 FROM player_game_sessions ps \
-                                 JOIN game_sessions s ON s.id = ps.game_session_id \
-                                 JOIN games g ON g.id = s.game_id \
-                                 WHERE ps.game_session_id = $1 AND ps.seat = $2 \
-                                 ON CONFLICT (player_id, kind) DO UPDATE SET \
-                                 points = kind_points.points + excluded.points, \
-                                 sessions = kind_points.sessions + 1, updated_at = excluded.updated_at",
-                            )
-                            .bind(r.session_id.to_string())
-                            .bind(r.seat)
-                            .bind(points)
-                            .bind(event.at_ms)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                    }
-                    // Ratings (issue 7): the session finished with results; score it here, in
-                    // the same transaction, exactly once (the seq guard above).
-                    if update.is_some_and(|u| u.state == "finished") && !entry.seat_results.is_empty() {
-                        Self::record_scores(&mut tx, &session_id, event.at_ms).await?;
-                    }
-                    if let (Some(bundle), Some(last_seq)) = (&entry.new_session, bundle_seq) {
-                        Self::insert_session_rows(&mut tx, bundle, last_seq).await?;
-                        let done = sqlx::query("UPDATE games SET current_session_id = $2 WHERE id = $1")
-                            .bind(bundle.session.game_id.to_string())
-                            .bind(bundle.session.id.to_string())
-                            .execute(&mut *tx)
-                            .await?;
-                        if done.rows_affected() == 0 {
-                            return Err($crate::StoreError::NotFound);
-                        }
-                    }
+                // Runs of plain appends (moves, ticks: almost every entry) are written with
+                // multi-row statements, a few per batch instead of two per entry. If a run's
+                // guard refuses anything, the transaction is redone entry by entry, which
+                // names the entry and the reason.
+                if !Self::append_entries(&mut tx, entries, &bundle_seqs, true).await? {
+                    tx.rollback().await?;
+                    tx = self.begin_write().await?;
+                    Self::append_entries(&mut tx, entries, &bundle_seqs, false).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -1312,6 +1358,208 @@ macro_rules! impl_common_store {
         $crate::social::impl_social!($store, $db);
 
         impl $store {
+            /// The body of `append_journal`, inside its transaction. With `bulk`, runs of two
+            /// or more plain appends go through the multi-row statements; returns `false` when
+            /// such a run's guard refused something (the caller redoes everything without
+            /// `bulk`, so the error says which entry and why).
+            async fn append_entries(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                entries: &[$crate::JournalEntry],
+                bundle_seqs: &[Option<i64>],
+                bulk: bool,
+            ) -> $crate::Result<bool> {
+                let mut i = 0;
+                while i < entries.len() {
+                    if bulk {
+                        let end = entries[i..]
+                            .iter()
+                            .position(|e| !$crate::sql::is_plain_append(e))
+                            .map_or(entries.len(), |p| i + p);
+                        if end - i >= 2 {
+                            if !Self::append_plain_run(tx, &entries[i..end]).await? {
+                                return Ok(false);
+                            }
+                            i = end;
+                            continue;
+                        }
+                    }
+                    Self::append_entry(tx, &entries[i], bundle_seqs.get(i).copied().flatten()).await?;
+                    i += 1;
+                }
+                Ok(true)
+            }
+
+            /// A run of plain appends: one `UPDATE … FROM (VALUES …)` advancing every session
+            /// of the run under the append guard, then one multi-row insert of the events
+            /// (per chunk of `BULK_CHUNKS` rows). `false` if the guard refused any session.
+            async fn append_plain_run(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                run: &[$crate::JournalEntry],
+            ) -> $crate::Result<bool> {
+                let Some(sessions) = $crate::sql::session_advances(run) else {
+                    return Ok(false);
+                };
+                let mut at = 0;
+                for n in $crate::sql::bulk_chunks(sessions.len()) {
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe($crate::sql::advance_sessions_sql(n)));
+                    for g in &sessions[at..at + n] {
+                        q = q
+                            .bind(g.id.as_str())
+                            .bind(g.prev)
+                            .bind(g.last)
+                            .bind(g.state.as_deref())
+                            .bind(g.start_time)
+                            .bind(g.end_time)
+                            .bind(g.result.as_deref())
+                            .bind(g.fence);
+                    }
+                    let done = q.execute(&mut **tx).await.map_err($crate::sql::map_conflict)?;
+                    if done.rows_affected() != n as u64 {
+                        return Ok(false);
+                    }
+                    at += n;
+                }
+                let mut at = 0;
+                let ids: Vec<(String, Option<String>)> = run
+                    .iter()
+                    .map(|e| (e.event.session_id.to_string(), e.event.player_id.map(|p| p.to_string())))
+                    .collect();
+                for n in $crate::sql::bulk_chunks(run.len()) {
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe($crate::sql::insert_events_sql(n)));
+                    for (entry, (session_id, player_id)) in run[at..at + n].iter().zip(&ids[at..at + n]) {
+                        let event = &entry.event;
+                        q = q
+                            .bind(session_id.as_str())
+                            .bind(event.seq)
+                            .bind(event.at_ms)
+                            .bind(event.event_type.as_str())
+                            .bind(player_id.as_deref())
+                            .bind(event.client_move_id.as_deref())
+                            .bind(event.payload.as_str());
+                    }
+                    q.execute(&mut **tx).await.map_err($crate::sql::map_conflict)?;
+                    at += n;
+                }
+                Ok(true)
+            }
+
+            /// One journal entry, with every part it carries: the append guard, the event,
+            /// a seat, results (and the scores they lead to), a rematch session.
+            async fn append_entry(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                entry: &$crate::JournalEntry,
+                bundle_seq: Option<i64>,
+            ) -> $crate::Result<()> {
+                let event = &entry.event;
+                let session_id = event.session_id.to_string();
+                let update = entry.session.as_ref();
+                // The append guard: the session advances only from seq - 1 to seq, which
+                // keeps the journal gap-free and refuses a stale or duplicate append.
+                let advanced = sqlx::query(
+                    "UPDATE game_sessions SET last_seq = $2, \
+                     state = COALESCE($3, state), \
+                     start_time = COALESCE($4, start_time), \
+                     end_time = COALESCE($5, end_time), \
+                     result = COALESCE($6, result) \
+                     WHERE id = $1 AND last_seq = $7 \
+                     AND ($8 IS NULL OR EXISTS (SELECT 1 FROM games g \
+                          WHERE g.id = game_sessions.game_id AND g.lease_fence = $8))",
+                )
+                .bind(&session_id)
+                .bind(event.seq)
+                .bind(update.map(|u| u.state.as_str()))
+                .bind(update.and_then(|u| u.start_time_ms))
+                .bind(update.and_then(|u| u.end_time_ms))
+                .bind(update.and_then(|u| u.result.as_deref()))
+                .bind(event.seq.saturating_sub(1))
+                .bind(entry.fence)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::sql::map_conflict)?;
+                if advanced.rows_affected() == 0 {
+                    // The failure path only: say why.
+                    let last: Option<i64> =
+                        sqlx::query_scalar("SELECT last_seq FROM game_sessions WHERE id = $1")
+                            .bind(&session_id)
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                    if let Some(fence) = entry.fence {
+                        let current: Option<i64> = sqlx::query_scalar(
+                            "SELECT g.lease_fence FROM games g JOIN game_sessions s ON s.game_id = g.id \
+                             WHERE s.id = $1",
+                        )
+                        .bind(&session_id)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                        if current.is_some_and(|c| c != fence) {
+                            return Err($crate::StoreError::Fenced);
+                        }
+                    }
+                    return Err(match last {
+                        None => $crate::StoreError::NotFound,
+                        Some(last) => $crate::StoreError::Conflict(format!(
+                            "session {session_id}: event seq {} does not follow last seq {last}",
+                            event.seq
+                        )),
+                    });
+                }
+                Self::insert_event(tx, event).await?;
+                if let Some(seat) = &entry.seat {
+                    Self::insert_seat(tx, seat).await?;
+                }
+                for r in &entry.seat_results {
+                    let done = sqlx::query(
+                        "UPDATE player_game_sessions SET result = $3, score = $4 \
+                         WHERE game_session_id = $1 AND seat = $2",
+                    )
+                    .bind(r.session_id.to_string())
+                    .bind(r.seat)
+                    .bind(&r.result)
+                    .bind(r.score)
+                    .execute(&mut **tx)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        return Err($crate::StoreError::NotFound);
+                    }
+                    // Real-time kinds (issue 10): the seat's points go to the points board.
+                    if let Some(points) = r.points {
+                        sqlx::query(
+                            "INSERT INTO kind_points (player_id, kind, points, sessions, updated_at) \
+                             SELECT ps.player_id, g.kind, $3, 1, $4 FROM player_game_sessions ps \
+                             JOIN game_sessions s ON s.id = ps.game_session_id \
+                             JOIN games g ON g.id = s.game_id \
+                             WHERE ps.game_session_id = $1 AND ps.seat = $2 \
+                             ON CONFLICT (player_id, kind) DO UPDATE SET \
+                             points = kind_points.points + excluded.points, \
+                             sessions = kind_points.sessions + 1, updated_at = excluded.updated_at",
+                        )
+                        .bind(r.session_id.to_string())
+                        .bind(r.seat)
+                        .bind(points)
+                        .bind(event.at_ms)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                }
+                // Ratings (issue 7): the session finished with results; score it here, in
+                // the same transaction, exactly once (the seq guard above).
+                if update.is_some_and(|u| u.state == "finished") && !entry.seat_results.is_empty() {
+                    Self::record_scores(tx, &session_id, event.at_ms).await?;
+                }
+                if let (Some(bundle), Some(last_seq)) = (&entry.new_session, bundle_seq) {
+                    Self::insert_session_rows(tx, bundle, last_seq).await?;
+                    let done = sqlx::query("UPDATE games SET current_session_id = $2 WHERE id = $1")
+                        .bind(bundle.session.game_id.to_string())
+                        .bind(bundle.session.id.to_string())
+                        .execute(&mut **tx)
+                        .await?;
+                    if done.rows_affected() == 0 {
+                        return Err($crate::StoreError::NotFound);
+                    }
+                }
+                Ok(())
+            }
+
             /// Inserts a new game and its first session (shared by `create_game` and the
             /// matchmaking pass, which creates its games inside its own transaction).
             async fn insert_game(
