@@ -415,7 +415,7 @@ async fn own_waiting_game(
     request_body = InviteCreate,
     responses(
         (status = 201, description = "Invited", body = Invite),
-        (status = 400, description = "`malformed_request`: the id is not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`malformed_request`: the body is not JSON, or the id is not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`: not your game, or one of you blocks the other", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such game or player", body = Problem, content_type = "application/problem+json"),
