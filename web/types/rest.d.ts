@@ -1056,7 +1056,10 @@ export interface components {
         /** @description `POST /api/v1/games/{id}/chat` and `POST /api/v1/lobby/chat`. */
         ChatPostRequest: {
             room?: components["schemas"]["GameChatSide"] | null;
-            /** @description 1–500 characters after control characters are stripped. */
+            /**
+             * @description 1–500 characters: control characters are stripped and surrounding whitespace trimmed,
+             *     and what is left must not be empty.
+             */
             text: string;
         };
         /** @description The reply to a chat post or delete: the entry as stored. */
@@ -1188,6 +1191,7 @@ export interface components {
         };
         /** @description `POST /api/v1/friends/requests` body: whom to ask. */
         FriendRequestCreate: {
+            /** @description The other player's username. */
             username: string;
         };
         FriendRequestResult: {
@@ -1455,6 +1459,7 @@ export interface components {
         };
         /** @description `POST /api/v1/games/{id}/invites` body: whom to invite (a friend or any player). */
         InviteCreate: {
+            /** @description The invited player's username. */
             username: string;
         };
         /** @description A new invite link. The code is shown only here: the server keeps only its hash. */
@@ -1617,8 +1622,12 @@ export interface components {
         };
         /** @description `POST /api/v1/auth/login`. */
         LoginRequest: {
-            /** @description The username or the email address. */
+            /** @description The username or the email address (at most 254 bytes; longer is refused with 401). */
             login: string;
+            /**
+             * @description At most 256 characters, like every password (longer is refused with 401 before any
+             *     hashing, and not counted as a failure).
+             */
             password: string;
         };
         /** @description The caller's own account (`GET /api/v1/me`): the public profile plus private fields. */
@@ -1703,6 +1712,7 @@ export interface components {
         };
         /** @description `POST /api/v1/notifications/read` body: which to mark read (all when absent). */
         NotificationsRead: {
+            /** @description At most [`NotificationsRead::MAX_IDS`] (1000) ids; ids that are not yours are ignored. */
             ids?: string[] | null;
         };
         /** @description A seat and who holds it. */
@@ -6002,7 +6012,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `malformed_request`: not the expected body */
+            /** @description `validation_failed`: more than 1000 ids; `malformed_request`: not the expected body */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -202,7 +202,8 @@ async fn login(
     ClientAddr(ip): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<AuthResponse>, ApiError> {
-    if req.login.len() > 254 || req.password.len() > 1024 {
+    // No account has a longer login or password: refused before any hashing, uncounted.
+    if req.login.len() > 254 || req.password.chars().count() > crate::domain::Password::MAX {
         return Err(invalid_credentials());
     }
     let account_key = format!("account:{}", req.login.trim().to_lowercase());

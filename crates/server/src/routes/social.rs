@@ -779,18 +779,22 @@ async fn list_notifications(
     responses(
         (status = 200, description = "How many changed", body = NotificationsMarked),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`malformed_request`: not the expected body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: more than 1000 ids; `malformed_request`: not the expected body", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn mark_read(
     State(state): State<AppState>,
     authed: Authed,
     ApiJson(req): ApiJson<NotificationsRead>,
 ) -> Result<Json<NotificationsMarked>, ApiError> {
-    if req.ids.as_ref().is_some_and(|ids| ids.len() > 1000) {
+    if req
+        .ids
+        .as_ref()
+        .is_some_and(|ids| ids.len() > NotificationsRead::MAX_IDS)
+    {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::ValidationFailed,
-            "at most 1000 ids at once",
+            format!("at most {} ids at once", NotificationsRead::MAX_IDS),
         ));
     }
     let marked = state

@@ -17,6 +17,7 @@ mod chat;
 mod cli;
 mod floods;
 mod games;
+mod input_limits;
 mod matchmaking;
 mod ratings;
 mod realtime;
