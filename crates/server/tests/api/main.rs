@@ -26,6 +26,7 @@ mod secrets_in_logs;
 mod slow_clients;
 mod social;
 mod system;
+mod tokens_at_rest;
 mod transport;
 mod websocket;
 mod ws_client;
