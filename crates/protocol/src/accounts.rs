@@ -25,9 +25,11 @@ pub struct RegisterRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    /// The username or the email address.
+    /// The username or the email address (at most 254 bytes; longer is refused with 401).
     #[schema(max_length = 254)]
     pub login: String,
+    /// At most 256 characters, like every password (longer is refused with 401 before any
+    /// hashing, and not counted as a failure).
     #[schema(max_length = 256)]
     pub password: String,
 }

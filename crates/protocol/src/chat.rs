@@ -68,7 +68,9 @@ pub struct ChatPage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatPostRequest {
-    /// 1–500 characters after control characters are stripped.
+    /// 1–500 characters: control characters are stripped and surrounding whitespace trimmed,
+    /// and what is left must not be empty.
+    #[schema(max_length = 500)]
     pub text: String,
     /// Game chat only: `players` or `spectators` (default: the room you belong to).
     #[serde(default)]

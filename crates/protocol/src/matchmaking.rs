@@ -14,6 +14,7 @@ use crate::games::{PlayerRef, TimeControl};
 #[serde(deny_unknown_fields)]
 pub struct TicketRequest {
     /// A kind id (see `GET /api/v1/kinds`).
+    #[schema(max_length = 32)]
     pub kind: String,
     /// `null` (or absent) for no clock. Only players asking for the same time control are
     /// paired.

@@ -66,7 +66,10 @@ pub struct FriendList {
 
 /// `POST /api/v1/friends/requests` body: whom to ask.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FriendRequestCreate {
+    /// The other player's username.
+    #[schema(min_length = 3, max_length = 24, pattern = "^[A-Za-z0-9_-]{3,24}$")]
     pub username: String,
 }
 
@@ -116,7 +119,10 @@ pub struct Invite {
 
 /// `POST /api/v1/games/{id}/invites` body: whom to invite (a friend or any player).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InviteCreate {
+    /// The invited player's username.
+    #[schema(min_length = 3, max_length = 24, pattern = "^[A-Za-z0-9_-]{3,24}$")]
     pub username: String,
 }
 
@@ -195,9 +201,17 @@ pub struct NotificationPage {
 
 /// `POST /api/v1/notifications/read` body: which to mark read (all when absent).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NotificationsRead {
+    /// At most [`NotificationsRead::MAX_IDS`] (1000) ids; ids that are not yours are ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 1000)]
     pub ids: Option<Vec<Uuid>>,
+}
+
+impl NotificationsRead {
+    /// The most ids one request may name.
+    pub const MAX_IDS: usize = 1000;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]

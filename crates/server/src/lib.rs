@@ -2,6 +2,10 @@
 //! on) the WebSocket gateway and game actors. `main.rs` is a thin CLI over [`run`]; tests use
 //! [`spawn`] to start a real server on port 0.
 
+// No `unwrap`/`expect` outside tests (no panic may depend on what a client sent);
+// each remaining one is allowed where it is, with its reason. Tests may use both.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod admin;
 pub mod app;
 pub mod auth;

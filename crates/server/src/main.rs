@@ -1,6 +1,10 @@
 //! `versus`: the command-line entry point. Parses arguments, loads the configuration and runs
 //! the chosen command. Everything else lives in the library.
 
+// No `unwrap`/`expect` outside tests (no panic may depend on what a client sent);
+// each remaining one is allowed where it is, with its reason. Tests may use both.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

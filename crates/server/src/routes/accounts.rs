@@ -202,7 +202,8 @@ async fn login(
     ClientAddr(ip): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<AuthResponse>, ApiError> {
-    if req.login.len() > 254 || req.password.len() > 1024 {
+    // No account has a longer login or password: refused before any hashing, uncounted.
+    if req.login.len() > 254 || req.password.chars().count() > crate::domain::Password::MAX {
         return Err(invalid_credentials());
     }
     let account_key = format!("account:{}", req.login.trim().to_lowercase());
@@ -315,7 +316,7 @@ async fn get_me(State(state): State<AppState>, authed: Authed) -> Result<Json<Me
         (status = 403, description = "`forbidden`: `old_password` is wrong, or a guest tried to set a password", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field broke a rule", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field broke a rule (`validation_failed`) or the JSON has the wrong shape (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn update_me(

@@ -415,7 +415,7 @@ async fn own_waiting_game(
     request_body = InviteCreate,
     responses(
         (status = 201, description = "Invited", body = Invite),
-        (status = 400, description = "`malformed_request`: the id is not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`malformed_request`: the body is not JSON, or the id is not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`: not your game, or one of you blocks the other", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such game or player", body = Problem, content_type = "application/problem+json"),
@@ -779,18 +779,22 @@ async fn list_notifications(
     responses(
         (status = 200, description = "How many changed", body = NotificationsMarked),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`malformed_request`: not the expected body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: more than 1000 ids; `malformed_request`: not the expected body", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn mark_read(
     State(state): State<AppState>,
     authed: Authed,
     ApiJson(req): ApiJson<NotificationsRead>,
 ) -> Result<Json<NotificationsMarked>, ApiError> {
-    if req.ids.as_ref().is_some_and(|ids| ids.len() > 1000) {
+    if req
+        .ids
+        .as_ref()
+        .is_some_and(|ids| ids.len() > NotificationsRead::MAX_IDS)
+    {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::ValidationFailed,
-            "at most 1000 ids at once",
+            format!("at most {} ids at once", NotificationsRead::MAX_IDS),
         ));
     }
     let marked = state

@@ -102,6 +102,110 @@ pub const TABLE: &[(&str, &str, Who)] = &[
     ("get", "/metrics", Who::Anyone),
 ];
 
+/// Every WebSocket message type (`ClientMessage`'s `type` tags) with who may send it (the
+/// second table of docs/SECURITY.md). The protocol's schema must list exactly these.
+pub const WS_TABLE: &[(&str, Who)] = &[
+    ("hello", Who::Anyone),
+    ("ping", Who::Player),
+    ("subscribe", Who::Player),
+    ("unsubscribe", Who::Player),
+    ("join", Who::Player),
+    ("move", Who::Participant),
+    ("resign", Who::Participant),
+    ("draw", Who::Participant),
+    ("abort", Who::Participant),
+    ("claim_victory", Who::Participant),
+    ("rematch", Who::Participant),
+    ("input", Who::Participant),
+    ("chat_subscribe", Who::Player),
+    ("chat_unsubscribe", Who::Player),
+    ("chat_send", Who::Player),
+    ("chat_delete", Who::Owner),
+    ("chat_history", Who::Player),
+    ("leaderboard_subscribe", Who::Player),
+    ("leaderboard_unsubscribe", Who::Player),
+    ("rating_subscribe", Who::Player),
+    ("rating_unsubscribe", Who::Player),
+    ("matchmaking_join", Who::Player),
+    ("matchmaking_cancel", Who::Owner),
+];
+
+/// Routes served outside the OpenAPI document (the document itself, its page, the
+/// WebSocket upgrade, the web client), listed in the route table as open to anyone.
+const NOT_IN_OPENAPI: &[(&str, &str)] = &[
+    ("get", "/api/openapi.json"),
+    ("get", "/api/docs/{path}"),
+    ("get", "/api/v1/ws"),
+    ("get", "/"),
+];
+
+/// The rows (first and second cells) of the first Markdown table after the line `heading`.
+fn doc_table(doc: &str, heading: &str) -> Vec<(String, String)> {
+    let rows: Vec<&str> = doc
+        .lines()
+        .skip_while(|l| l.trim() != heading)
+        .skip(1)
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2) // the header and the separator
+        .collect();
+    assert!(
+        !rows.is_empty(),
+        "no table after {heading:?} in docs/SECURITY.md"
+    );
+    rows.iter()
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').collect();
+            assert!(cells.len() >= 4, "a row with fewer than 3 cells: {row}");
+            (cells[1].trim().to_string(), cells[2].trim().to_string())
+        })
+        .collect()
+}
+
+/// The `code spans` of a cell.
+fn code_spans(cell: &str) -> Vec<&str> {
+    cell.split('`').skip(1).step_by(2).collect()
+}
+
+/// The role a "Who" cell names first, in bold.
+fn role(cell: &str) -> Who {
+    let bold = cell
+        .split("**")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no **role** in the cell {cell:?}"));
+    match bold {
+        "anyone" => Who::Anyone,
+        "player" => Who::Player,
+        "participant" => Who::Participant,
+        "creator" => Who::Creator,
+        "owner" => Who::Owner,
+        other => panic!("unknown role **{other}** in {cell:?}"),
+    }
+}
+
+/// Differences between what docs/SECURITY.md says and what the code says, one per line.
+fn differences<K: Ord + std::fmt::Debug>(
+    documented: &std::collections::BTreeMap<K, Who>,
+    code: &std::collections::BTreeMap<K, Who>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, who) in code {
+        match documented.get(k) {
+            None => out.push(format!("{k:?} ({who:?}) is missing from docs/SECURITY.md")),
+            Some(d) if d != who => out.push(format!(
+                "{k:?}: the code says {who:?}, docs/SECURITY.md says {d:?}"
+            )),
+            Some(_) => {}
+        }
+    }
+    for k in documented.keys() {
+        if !code.contains_key(k) {
+            out.push(format!("{k:?} is in docs/SECURITY.md but not in the code"));
+        }
+    }
+    out
+}
+
 /// A concrete path for a template (the objects need not exist: the token is checked first).
 fn concrete(template: &str, game: Uuid) -> String {
     template
@@ -188,6 +292,106 @@ fn the_table_lists_exactly_the_routes_of_the_server() {
     assert_eq!(table, routes);
 }
 
+#[test]
+fn the_security_tables_match_the_code() {
+    use std::collections::BTreeMap;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/SECURITY.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+
+    // REST: every operation once, as `METHOD /path`, with TABLE's role.
+    let mut documented = BTreeMap::new();
+    for (ops, who) in doc_table(&doc, "## Authorization of every route") {
+        let who = role(&who);
+        for span in code_spans(&ops) {
+            let (method, path) = span
+                .split_once(' ')
+                .filter(|(m, p)| {
+                    ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(m) && p.starts_with('/')
+                })
+                .unwrap_or_else(|| panic!("`{span}` in the route table is not `METHOD /path`"));
+            let key = (method.to_ascii_lowercase(), path.to_string());
+            assert!(
+                documented.insert(key, who).is_none(),
+                "`{span}` is listed twice"
+            );
+        }
+    }
+    let mut code: BTreeMap<(String, String), Who> = TABLE
+        .iter()
+        .map(|(m, p, who)| ((m.to_string(), p.to_string()), *who))
+        .collect();
+    // TABLE is exactly the live OpenAPI document's operations.
+    let api = serde_json::to_value(versus_server::app::openapi()).unwrap();
+    let mut operations: Vec<(String, String)> = api["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(p, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str()))
+                .map(move |m| (m.clone(), p.clone()))
+        })
+        .collect();
+    operations.sort();
+    assert_eq!(
+        operations,
+        code.keys().cloned().collect::<Vec<_>>(),
+        "authz.rs TABLE vs the OpenAPI document"
+    );
+    for (m, p) in NOT_IN_OPENAPI {
+        code.insert((m.to_string(), p.to_string()), Who::Anyone);
+    }
+    let diff = differences(&documented, &code);
+    assert!(
+        diff.is_empty(),
+        "the route table of docs/SECURITY.md:\n{}",
+        diff.join("\n")
+    );
+
+    // WebSocket: every ClientMessage type once, with WS_TABLE's role.
+    let mut documented = BTreeMap::new();
+    for (messages, who) in doc_table(&doc, "### WebSocket messages") {
+        let who = role(&who);
+        for name in code_spans(&messages) {
+            assert!(
+                documented.insert(name.to_string(), who).is_none(),
+                "`{name}` is listed twice"
+            );
+        }
+    }
+    let code: BTreeMap<String, Who> = WS_TABLE
+        .iter()
+        .map(|(n, who)| (n.to_string(), *who))
+        .collect();
+    let schema = versus_protocol::json_schema();
+    let mut types: Vec<String> = schema["client_to_server"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            v["properties"]["type"]["const"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    types.sort();
+    assert!(types.len() >= 23, "{types:?}");
+    assert_eq!(
+        types,
+        code.keys().cloned().collect::<Vec<_>>(),
+        "authz.rs WS_TABLE vs ClientMessage"
+    );
+    let diff = differences(&documented, &code);
+    assert!(
+        diff.is_empty(),
+        "the WebSocket table of docs/SECURITY.md:\n{}",
+        diff.join("\n")
+    );
+}
+
 both_backends! {
     async fn every_route_that_needs_a_token_answers_401_without_one_or_with_a_bad_one(app: TestApp) {
         let alice = player(&app, "alice").await;
@@ -266,12 +470,12 @@ both_backends! {
         // Over the WebSocket: the same refusals.
         let mut ws = WsClient::connect(&app, &carol.token).await;
         let msgs = [
-            ClientMessage::Move { id: Some("m".into()), game_id: id, mv: json!({ "cell": 0 }), client_move_id: "c2".into() },
-            ClientMessage::Resign { id: Some("m".into()), game_id: id },
-            ClientMessage::Draw { id: Some("m".into()), game_id: id, action: DrawAction::Offer },
-            ClientMessage::Abort { id: Some("m".into()), game_id: id },
-            ClientMessage::ClaimVictory { id: Some("m".into()), game_id: id },
-            ClientMessage::Rematch { id: Some("m".into()), game_id: id },
+            ClientMessage::Move { id: Some("m1".into()), game_id: id, mv: json!({ "cell": 0 }), client_move_id: "c2".into() },
+            ClientMessage::Resign { id: Some("m2".into()), game_id: id },
+            ClientMessage::Draw { id: Some("m3".into()), game_id: id, action: DrawAction::Offer },
+            ClientMessage::Abort { id: Some("m4".into()), game_id: id },
+            ClientMessage::ClaimVictory { id: Some("m5".into()), game_id: id },
+            ClientMessage::Rematch { id: Some("m6".into()), game_id: id },
         ];
         for msg in msgs {
             match ws.request(&msg).await {
@@ -388,13 +592,13 @@ both_backends! {
         // Spectating over the WebSocket, its chat, and acting there: not found.
         let mut ws = WsClient::connect(&app, &carol.token).await;
         let tries = [
-            ClientMessage::Subscribe { id: Some("s".into()), game_id: id, session_id: None, since_seq: None },
-            ClientMessage::Subscribe { id: Some("s".into()), game_id: id, session_id: None, since_seq: Some(0) },
-            ClientMessage::ChatSubscribe { id: Some("s".into()), room: format!("game:{id}:spectators"), since_seq: None },
-            ClientMessage::ChatHistory { id: Some("s".into()), room: format!("game:{id}:spectators"), before: None, limit: None },
-            ClientMessage::ChatSend { id: Some("s".into()), room: format!("game:{id}:spectators"), text: "hi".into() },
-            ClientMessage::Join { id: Some("s".into()), game_id: chess },
-            ClientMessage::Resign { id: Some("s".into()), game_id: id },
+            ClientMessage::Subscribe { id: Some("s1".into()), game_id: id, session_id: None, since_seq: None },
+            ClientMessage::Subscribe { id: Some("s2".into()), game_id: id, session_id: None, since_seq: Some(0) },
+            ClientMessage::ChatSubscribe { id: Some("s3".into()), room: format!("game:{id}:spectators"), since_seq: None },
+            ClientMessage::ChatHistory { id: Some("s4".into()), room: format!("game:{id}:spectators"), before: None, limit: None },
+            ClientMessage::ChatSend { id: Some("s5".into()), room: format!("game:{id}:spectators"), text: "hi".into() },
+            ClientMessage::Join { id: Some("s6".into()), game_id: chess },
+            ClientMessage::Resign { id: Some("s7".into()), game_id: id },
         ];
         for msg in tries {
             match ws.request(&msg).await {
@@ -432,5 +636,93 @@ both_backends! {
             assert_eq!(ending.code(), Some(close_code::UNAUTHORIZED));
         }
         assert_eq!(game_as(&app, &alice, game.id).await.participants.len(), 1);
+    }
+
+    async fn marking_someone_elses_notifications_read_changes_nothing(app: TestApp) {
+        let alice = player(&app, "alice").await;
+        let bob = player(&app, "bob").await;
+        let carol = player(&app, "carol").await;
+        // Bob gets a notification (alice's friend request); carol one of her own.
+        let resp = app.authed_post_json("/api/v1/friends/requests", &alice.token, &json!({ "username": "bob" })).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let resp = app.authed_post_json("/api/v1/friends/requests", &alice.token, &json!({ "username": "carol" })).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let before: Value = json_body(app.authed_get("/api/v1/notifications", &bob.token).await).await;
+        assert_eq!(before["unread"], 1, "{before}");
+        let bobs: Vec<Value> = before["notifications"].as_array().unwrap().iter().map(|n| n["id"].clone()).collect();
+        // Carol names bob's notification: nothing is marked.
+        let resp = app.authed_post_json("/api/v1/notifications/read", &carol.token, &json!({ "ids": bobs })).await;
+        assert_eq!(json_body(resp).await["marked"], 0);
+        // Carol marks all of hers: only hers.
+        let resp = app.authed_post_json("/api/v1/notifications/read", &carol.token, &json!({})).await;
+        assert_eq!(json_body(resp).await["marked"], 1);
+        let after: Value = json_body(app.authed_get("/api/v1/notifications", &bob.token).await).await;
+        assert_eq!(after, before, "bob's notifications are unchanged");
+        // Bob can still mark his own.
+        let resp = app.authed_post_json("/api/v1/notifications/read", &bob.token, &json!({ "ids": bobs })).await;
+        assert_eq!(json_body(resp).await["marked"], 1);
+    }
+
+    async fn every_websocket_game_action_of_an_outsider_is_refused_and_changes_nothing(app: TestApp) {
+        use versus_protocol::Role;
+        use versus_protocol::realtime::Direction;
+        let (alice, _bob, carol, public) = three(&app, "public").await;
+        let private = {
+            let game = create(&app, &alice, "tictactoe", json!({ "visibility": "private" })).await;
+            game.id
+        };
+        // Real-time games (waiting for their second player) for `input`.
+        let cycles_public = create(&app, &alice, "lightcycles", json!({})).await.id;
+        let cycles_private = create(&app, &alice, "lightcycles", json!({ "visibility": "private" })).await.id;
+        let games = [public, private, cycles_public, cycles_private];
+        let mut before = Vec::new();
+        for id in games {
+            before.push(fingerprint(&app, &alice, id).await);
+        }
+        // Every request gets its own id (a reply is found by its id).
+        let counter = std::cell::Cell::new(0);
+        let id = || {
+            counter.set(counter.get() + 1);
+            Some(format!("a{}", counter.get()))
+        };
+        let actions = |game_id: Uuid| {
+            vec![
+                ClientMessage::Move { id: id(), game_id, mv: json!({ "cell": 0 }), client_move_id: "c9".into() },
+                ClientMessage::Resign { id: id(), game_id },
+                ClientMessage::Draw { id: id(), game_id, action: DrawAction::Offer },
+                ClientMessage::Abort { id: id(), game_id },
+                ClientMessage::ClaimVictory { id: id(), game_id },
+                ClientMessage::Rematch { id: id(), game_id },
+            ]
+        };
+        let input = |game_id: Uuid| ClientMessage::Input { id: id(), game_id, dir: Direction::Up };
+        let mut ws = WsClient::connect(&app, &carol.token).await;
+        let refused = |ws_reply: ServerMessage, code: ErrorCode, what: &str| match ws_reply {
+            ServerMessage::Error { code: got, .. } => assert_eq!(got, code, "{what}"),
+            other => panic!("{what}: {other:?}"),
+        };
+        // A public game: carol may watch (as a spectator), not act.
+        let watching = ws.subscribe(public, None).await;
+        assert_eq!(watching.role, Role::Spectator);
+        for msg in actions(public) {
+            let what = format!("{msg:?}");
+            refused(ws.request(&msg).await, ErrorCode::NotAParticipant, &what);
+        }
+        refused(ws.request(&input(cycles_public)).await, ErrorCode::NotAParticipant, "input (public)");
+        // A private game: it does not exist for carol, whatever she sends.
+        let subscribe = ClientMessage::Subscribe { id: id(), game_id: private, session_id: None, since_seq: None };
+        refused(ws.request(&subscribe).await, ErrorCode::NotFound, "subscribe (private)");
+        for msg in actions(private) {
+            let what = format!("{msg:?}");
+            refused(ws.request(&msg).await, ErrorCode::NotFound, &what);
+        }
+        let subscribe = ClientMessage::Subscribe { id: id(), game_id: cycles_private, session_id: None, since_seq: None };
+        refused(ws.request(&subscribe).await, ErrorCode::NotFound, "subscribe (private, real-time)");
+        refused(ws.request(&input(cycles_private)).await, ErrorCode::NotFound, "input (private)");
+        let mut after = Vec::new();
+        for id in games {
+            after.push(fingerprint(&app, &alice, id).await);
+        }
+        assert_eq!(after, before, "nothing changed");
     }
 }

@@ -28,12 +28,26 @@
 //!
 //! Logs are quiet. Set `TEST_LOG=1` (or a filter such as `TEST_LOG=versus_server=debug`) to see
 //! the server's log lines on stderr.
+//!
+//! # Logs of a whole test run, searched for secrets
+//!
+//! With `VERSUS_TEST_LOG_DIR` set (CI sets it), every test server's log goes to files in that
+//! folder instead: the in-process servers' (all of them share one subscriber) at `debug` for
+//! the Versus crates to `api-<pid>.log`, and each [`Binary`]'s stderr to
+//! `binary-<pid>.log` (at `debug` unless the test chose `--log-level`). Every secret or
+//! personal value the tests create through these helpers — passwords, bearer tokens and
+//! their SHA-256, email addresses, invite-link codes and their SHA-256 — is appended to
+//! `secrets-<pid>.txt` there ([`record_secret`]). `.ci/secrets-in-logs.sh` then searches
+//! every log for every recorded value (and for patterns such as `Bearer `) and fails on any
+//! hit.
 
 // Not every test module uses every helper.
 #![allow(dead_code)]
 
+use std::collections::HashSet;
+use std::fs::File;
 use std::future::Future;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -255,6 +269,11 @@ pub fn test_config(
     ];
     if database_url.starts_with("postgres") {
         values.push(("email_keys", versus_store::testing::TEST_EMAIL_KEYS.into()));
+        for pair in versus_store::testing::TEST_EMAIL_KEYS.split(',') {
+            if let Some((_, key)) = pair.split_once(':') {
+                record_secret(Secret::Other, key);
+            }
+        }
     }
     values.extend(settings.iter().map(|(k, v)| (*k, v.to_string())));
     config::load(None, std::iter::empty(), &Overrides { values }).expect("a valid test config")
@@ -268,11 +287,129 @@ fn test_log_filter() -> String {
     }
 }
 
-/// Installs the log subscriber once per test binary, and only when `TEST_LOG` is set.
+/// Installs the log subscriber once per test binary: into `VERSUS_TEST_LOG_DIR` when set,
+/// else on stderr when `TEST_LOG` is set, else none.
 fn init_test_logging(config: &Config) {
     static INIT: Once = Once::new();
-    if std::env::var_os("TEST_LOG").is_some() {
+    if let Some(dir) = test_log_dir() {
+        INIT.call_once(|| {
+            let path = dir.join(format!("api-{}.log", std::process::id()));
+            let file = File::options()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(DEBUG_FILTER))
+                .with_writer(Mutex::new(file))
+                .with_ansi(false)
+                .try_init();
+        });
+    } else if std::env::var_os("TEST_LOG").is_some() {
         INIT.call_once(|| versus_server::telemetry::init_logging(config));
+    }
+}
+
+/// The log filter of a test run whose logs are kept: everything of ours, at `debug`.
+pub const DEBUG_FILTER: &str = "info,versus=debug,versus_server=debug,versus_store=debug,versus_rules=debug,versus_protocol=debug";
+
+/// The folder named by `VERSUS_TEST_LOG_DIR` (created if missing), if set.
+pub fn test_log_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("VERSUS_TEST_LOG_DIR").filter(|d| !d.is_empty())?);
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create VERSUS_TEST_LOG_DIR {}: {e}", dir.display()));
+    Some(dir)
+}
+
+/// What a recorded value is (hashes are recorded too for the kinds the server hashes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    Password,
+    /// A bearer token (also recorded as the SHA-256 hex the database keeps).
+    Token,
+    /// An email address (also recorded lower-cased).
+    Email,
+    /// An invite-link code (also recorded as its SHA-256 hex).
+    InviteCode,
+    /// Any other secret or personal value (a key, a private message), recorded as is.
+    Other,
+}
+
+/// Records a secret or personal value a test created, for the search of the run's logs (see
+/// the module documentation). A no-op without `VERSUS_TEST_LOG_DIR`. Values too short or
+/// too plain to search for without false alarms (under 8 characters, an email without `@`)
+/// are skipped.
+pub fn record_secret(kind: Secret, value: &str) {
+    use sha2::Digest;
+    static RECORDED: Mutex<Option<(HashSet<String>, File)>> = Mutex::new(None);
+    let value = value.trim();
+    if value.chars().count() < 8 || value.contains('\n') || value.contains('\r') {
+        return;
+    }
+    if kind == Secret::Email && !value.contains('@') {
+        return;
+    }
+    let Some(dir) = test_log_dir() else {
+        return;
+    };
+    let mut values = vec![value.to_string()];
+    match kind {
+        Secret::Token | Secret::InviteCode => {
+            values.push(hex::encode(sha2::Sha256::digest(value.as_bytes())));
+        }
+        Secret::Email => values.push(value.to_lowercase()),
+        Secret::Password | Secret::Other => {}
+    }
+    let mut recorded = RECORDED.lock().unwrap_or_else(|p| p.into_inner());
+    let (seen, file) = recorded.get_or_insert_with(|| {
+        let path = dir.join(format!("secrets-{}.txt", std::process::id()));
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+        (HashSet::new(), file)
+    });
+    for v in values {
+        if seen.insert(v.clone()) {
+            let _ = writeln!(file, "{v}");
+        }
+    }
+}
+
+/// Records the secrets in a request or response body: passwords, tokens, emails, and the
+/// code of an invite link.
+pub fn record_secrets_in(body: &Value) {
+    if test_log_dir().is_none() {
+        return;
+    }
+    match body {
+        Value::Object(map) => {
+            for (key, v) in map {
+                if let Value::String(text) = v {
+                    match key.as_str() {
+                        "password" | "old_password" | "new_password" => {
+                            record_secret(Secret::Password, text)
+                        }
+                        "token" => record_secret(Secret::Token, text),
+                        "email" | "login" => record_secret(Secret::Email, text),
+                        "code"
+                            if map
+                                .get("path")
+                                .and_then(Value::as_str)
+                                .is_some_and(|p| p.starts_with("/invite/")) =>
+                        {
+                            record_secret(Secret::InviteCode, text)
+                        }
+                        _ => {}
+                    }
+                } else {
+                    record_secrets_in(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(record_secrets_in),
+        _ => {}
     }
 }
 
@@ -303,6 +440,7 @@ impl TestApp {
     }
 
     pub async fn authed_get(&self, path: &str, token: &str) -> Response {
+        record_secret(Secret::Token, token);
         self.http
             .get(self.url(path))
             .bearer_auth(token)
@@ -313,6 +451,7 @@ impl TestApp {
 
     /// POSTs `body` as JSON (`Content-Type: application/json`).
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        record_secrets_in(body);
         self.http
             .post(self.url(path))
             .json(body)
@@ -337,6 +476,7 @@ impl TestApp {
 
     /// POSTs with a bearer token and no body.
     pub async fn authed_post(&self, path: &str, token: &str) -> Response {
+        record_secret(Secret::Token, token);
         self.http
             .post(self.url(path))
             .bearer_auth(token)
@@ -346,6 +486,8 @@ impl TestApp {
     }
 
     pub async fn authed_post_json(&self, path: &str, token: &str, body: &Value) -> Response {
+        record_secret(Secret::Token, token);
+        record_secrets_in(body);
         self.http
             .post(self.url(path))
             .bearer_auth(token)
@@ -356,6 +498,8 @@ impl TestApp {
     }
 
     pub async fn authed_patch_json(&self, path: &str, token: &str, body: &Value) -> Response {
+        record_secret(Secret::Token, token);
+        record_secrets_in(body);
         self.http
             .patch(self.url(path))
             .bearer_auth(token)
@@ -477,6 +621,7 @@ impl TestApp {
 pub async fn token_and_player(resp: Response) -> (String, Value) {
     let body = json_body(resp).await;
     let token = body["token"].as_str().expect("a token").to_string();
+    record_secret(Secret::Token, &token);
     (token, body["player"].clone())
 }
 
@@ -488,7 +633,9 @@ pub async fn json_body(resp: Response) -> Value {
         "expected application/json, got {ct:?} (status {})",
         resp.status()
     );
-    resp.json().await.expect("a JSON body")
+    let body: Value = resp.json().await.expect("a JSON body");
+    record_secrets_in(&body);
+    body
 }
 
 /// The response's `Content-Type`, or "".
@@ -617,19 +764,32 @@ impl Binary {
 
     /// Starts `versus <args>` and waits (up to 30 s) for its "listening" log line only.
     pub fn start_until_listening(args: &[&str]) -> Binary {
-        let mut child = binary_command()
+        let keep = test_log_dir();
+        let mut cmd = binary_command();
+        if keep.is_some() && !args.contains(&"--log-level") {
+            cmd.env("VERSUS_LOG_LEVEL", DEBUG_FILTER);
+        }
+        let mut child = cmd
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("the versus binary starts");
         let stderr = child.stderr.take().expect("stderr is piped");
+        // With VERSUS_TEST_LOG_DIR, a copy of the log is kept there.
+        let mut kept = keep.map(|dir| {
+            let path = dir.join(format!("binary-{}.log", child.id()));
+            File::create(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()))
+        });
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
         let lines = Arc::clone(&log);
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                if let Some(file) = kept.as_mut() {
+                    let _ = writeln!(file, "{line}");
+                }
                 let _ = tx.send(line.clone());
                 lines.lock().unwrap().push(line);
             }
