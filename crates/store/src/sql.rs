@@ -383,15 +383,25 @@ pub(crate) fn insert_events_sql(n: usize) -> &'static str {
         BULK_CHUNKS
             .iter()
             .map(|&n| {
-                let mut sql = concat!("INSERT INTO journal_events (", event_columns!(), ") VALUES ")
-                    .to_owned();
+                let mut sql = concat!(
+                    "INSERT INTO journal_events (",
+                    event_columns!(),
+                    ") VALUES "
+                )
+                .to_owned();
                 for i in 0..n {
                     let b = i * 7;
                     let _ = write!(
                         sql,
                         "{}(${}, ${}, ${}, ${}, ${}, ${}, ${})",
                         if i == 0 { "" } else { ", " },
-                        b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7
                     );
                 }
                 sql
@@ -402,7 +412,10 @@ pub(crate) fn insert_events_sql(n: usize) -> &'static str {
 }
 
 fn chunk_sql(sql: &'static [String], n: usize) -> &'static str {
-    let at = BULK_CHUNKS.iter().position(|&c| c == n).unwrap_or(BULK_CHUNKS.len() - 1);
+    let at = BULK_CHUNKS
+        .iter()
+        .position(|&c| c == n)
+        .unwrap_or(BULK_CHUNKS.len() - 1);
     sql.get(at).map_or("", String::as_str)
 }
 
