@@ -123,6 +123,16 @@ pub struct NotificationRecord {
     pub read_at_ms: Option<i64>,
 }
 
+/// A player's presence as friends were told it, cluster-wide
+/// ([`SocialStore::claim_presence_change`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnnouncedPresence {
+    Offline,
+    Online,
+    /// Online and seated in this game's session in progress.
+    InGame(Uuid),
+}
+
 /// The social part of the storage interface.
 #[async_trait]
 pub trait SocialStore {
@@ -169,6 +179,20 @@ pub trait SocialStore {
     async fn is_online(&self, player: Uuid, now_ms: i64) -> Result<bool>;
     /// The game whose current session `player` is seated in, in progress (the latest).
     async fn playing(&self, player: Uuid) -> Result<Option<Uuid>>;
+    /// Claims the announcement of a change in `player`'s presence, if there is one. In one
+    /// write transaction: locks their `presence_announced` row (a PostgreSQL row lock to the
+    /// commit; SQLite writers are serial anyway), reads their presence at `now_ms` (online
+    /// when some node holds an unexpired connection; in a game when also seated in a session
+    /// in progress) and, when it differs from the one last announced, records it — going
+    /// offline also records `last_seen = now_ms` — and returns it. `None`: friends were told
+    /// this already. Claims for one player are serial and each reads after the previous one
+    /// committed, so whichever node claims last announces what the database says, and a
+    /// change is announced once however many nodes notice it.
+    async fn claim_presence_change(
+        &self,
+        player: Uuid,
+        now_ms: i64,
+    ) -> Result<Option<AnnouncedPresence>>;
 
     async fn create_invite(&self, invite: NewInvite) -> Result<()>;
     async fn invite(&self, id: Uuid) -> Result<Option<InviteRecord>>;
@@ -509,6 +533,84 @@ macro_rules! impl_social {
                 .fetch_optional(&self.pool)
                 .await?;
                 id.as_deref().map($crate::sql::parse_id).transpose()
+            }
+
+            async fn claim_presence_change(
+                &self,
+                player: uuid::Uuid,
+                now_ms: i64,
+            ) -> $crate::Result<Option<$crate::social::AnnouncedPresence>> {
+                use $crate::social::AnnouncedPresence;
+                let mut tx = self.begin_write().await?;
+                // The player's row, locked until the commit (created 'offline' the first time).
+                let (state, game_id): (String, Option<String>) = sqlx::query_as(
+                    "INSERT INTO presence_announced (player_id, state, game_id) VALUES ($1, 'offline', NULL) \
+                     ON CONFLICT (player_id) DO UPDATE SET state = presence_announced.state \
+                     RETURNING state, game_id",
+                )
+                .bind(player.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => $crate::StoreError::NotFound,
+                    _ => $crate::StoreError::Database(e),
+                })?;
+                let before = match (state.as_str(), game_id) {
+                    ("online", _) => AnnouncedPresence::Online,
+                    ("in_game", Some(g)) => AnnouncedPresence::InGame($crate::sql::parse_id(&g)?),
+                    _ => AnnouncedPresence::Offline,
+                };
+                let online: Option<i32> = sqlx::query_scalar(
+                    "SELECT 1 FROM presence_connections WHERE player_id = $1 AND expires_at > $2 LIMIT 1",
+                )
+                .bind(player.to_string())
+                .bind(now_ms)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let now = if online.is_none() {
+                    AnnouncedPresence::Offline
+                } else {
+                    let playing: Option<String> = sqlx::query_scalar(
+                        "SELECT gs.game_id FROM player_game_sessions ps \
+                         JOIN game_sessions gs ON gs.id = ps.game_session_id \
+                         WHERE ps.player_id = $1 AND gs.state = 'in_progress' \
+                         ORDER BY gs.start_time DESC LIMIT 1",
+                    )
+                    .bind(player.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match playing {
+                        Some(g) => AnnouncedPresence::InGame($crate::sql::parse_id(&g)?),
+                        None => AnnouncedPresence::Online,
+                    }
+                };
+                if now == before {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let (state, game_id) = match now {
+                    AnnouncedPresence::Offline => ("offline", None),
+                    AnnouncedPresence::Online => ("online", None),
+                    AnnouncedPresence::InGame(g) => ("in_game", Some(g.to_string())),
+                };
+                sqlx::query("UPDATE presence_announced SET state = $2, game_id = $3 WHERE player_id = $1")
+                    .bind(player.to_string())
+                    .bind(state)
+                    .bind(game_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if now == AnnouncedPresence::Offline {
+                    sqlx::query(
+                        "INSERT INTO player_last_seen (player_id, last_seen_ms) VALUES ($1, $2) \
+                         ON CONFLICT (player_id) DO UPDATE SET last_seen_ms = $2",
+                    )
+                    .bind(player.to_string())
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(Some(now))
             }
 
             async fn are_friends(&self, a: uuid::Uuid, b: uuid::Uuid) -> $crate::Result<bool> {

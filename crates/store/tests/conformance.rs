@@ -101,6 +101,7 @@ conformance!(
     invites_are_answered_once_and_expire,
     notifications_are_paged_newest_first_and_marked_read,
     presence_is_counted_per_node_and_expires,
+    presence_changes_are_claimed_once_each,
     // matchmaking (issue 9)
     matchmaking_tickets_wait_once_per_kind_pair_once_and_expire,
 );
@@ -2130,6 +2131,78 @@ async fn presence_is_counted_per_node_and_expires(store: DynStore) {
     )
     .await;
     assert_eq!(store.playing(alice).await.unwrap(), Some(game));
+}
+
+/// What friends were last told is one row per player: a change is claimed once, whoever
+/// asks, and going offline records when.
+async fn presence_changes_are_claimed_once_each(store: DynStore) {
+    use versus_store::AnnouncedPresence;
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    assert_eq!(
+        store.claim_presence_change(alice, 1).await.unwrap(),
+        None,
+        "never announced: offline already"
+    );
+    store
+        .set_node_presence(alice, "n1", 1, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim_presence_change(alice, 10).await.unwrap(),
+        Some(AnnouncedPresence::Online)
+    );
+    assert_eq!(store.claim_presence_change(alice, 11).await.unwrap(), None);
+    // Another node (n2) noticing the same player changes nothing.
+    store
+        .set_node_presence(alice, "n2", 1, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(store.claim_presence_change(alice, 12).await.unwrap(), None);
+    let (game, _) = game_with(
+        &store,
+        bob,
+        "tictactoe",
+        "public",
+        1,
+        "in_progress",
+        &[bob, alice],
+    )
+    .await;
+    assert_eq!(
+        store.claim_presence_change(alice, 20).await.unwrap(),
+        Some(AnnouncedPresence::InGame(game))
+    );
+    assert_eq!(store.claim_presence_change(alice, 21).await.unwrap(), None);
+    assert_eq!(store.last_seen(alice).await.unwrap(), None);
+    // Both nodes' rows expire at 1_000: offline, seen then.
+    assert_eq!(
+        store.claim_presence_change(alice, 1_000).await.unwrap(),
+        Some(AnnouncedPresence::Offline)
+    );
+    assert_eq!(store.last_seen(alice).await.unwrap(), Some(1_000));
+    assert_eq!(
+        store.claim_presence_change(alice, 1_001).await.unwrap(),
+        None
+    );
+    // Claims racing for one change: exactly one wins.
+    store
+        .set_node_presence(alice, "n1", 1, 9_000)
+        .await
+        .unwrap();
+    let claims = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.claim_presence_change(alice, 2_000).await.unwrap() })
+    });
+    let mut won = Vec::new();
+    for c in claims {
+        won.extend(c.await.unwrap());
+    }
+    assert_eq!(won, [AnnouncedPresence::InGame(game)]);
+    assert!(matches!(
+        store.claim_presence_change(Uuid::now_v7(), 1).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 // --- matchmaking (issue 9) -----------------------------------------------------------------

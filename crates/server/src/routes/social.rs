@@ -223,8 +223,7 @@ async fn send_request(
 
 /// New friends hear each other's presence at once.
 async fn befriended(state: &AppState, a: Uuid, b: Uuid) {
-    state.social.tell_presence(a, b).await;
-    state.social.tell_presence(b, a).await;
+    state.social.befriended(a, b).await;
 }
 
 /// Stores and delivers a notification; a failure is logged, never the caller's error.

@@ -15,12 +15,19 @@
 //! `presence_connections (player, node, connections, expires_at)`; it refreshes the expiry of
 //! all its rows every `presence_refresh_ms` (expiry = 3 refreshes), so a dead node's rows
 //! expire and any node's sweep deletes them and announces those players offline. A change
-//! (a connection opened or closed, a game of theirs started or ended) only marks the player
-//! dirty; every `presence_coalesce_ms` the node writes its counts for the dirty players,
-//! reads each one's cluster-wide presence (online anywhere? seated in a game in progress?)
-//! and, only when it differs from what this node last announced, publishes a `presence`
-//! message to each friend's inbox — so a connection that flaps within the window sends
-//! nothing. Going offline records `last_seen` in the database.
+//! (a connection opened or closed here, a game of theirs run here started or ended) only marks
+//! the player dirty; every `presence_coalesce_ms` the node writes its counts for the dirty
+//! players and, for each one who has friends, claims the announcement in the database
+//! (`SocialStore::claim_presence_change`): one transaction locks the player's row of
+//! `presence_announced` (what friends were last told, cluster-wide), reads their presence
+//! (online anywhere? seated in a game in progress?) and records it only when it differs. Only
+//! the node whose claim changed the row publishes a `presence` message to each friend's
+//! inbox. So a connection that flaps within the window sends nothing, two nodes noticing one
+//! change announce it once, and no node holds a memory of what was said that another node's
+//! announcement could make stale (a player connected to one node while a game of theirs runs
+//! on another is announced by both, each comparing with the same row). Going offline records
+//! `last_seen` in the same transaction. A friendless player's changes are not claimed (nobody
+//! to tell); becoming friends claims both players' presence first ([`Social::befriended`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -34,7 +41,7 @@ use versus_protocol::{
     GameEvent, Notification, NotificationKind, PlayerRef, Presence, PresenceStatus, PresenceUpdate,
     ServerMessage, close_code,
 };
-use versus_store::{DynStore, NewNotification, NotificationRecord};
+use versus_store::{AnnouncedPresence, DynStore, NewNotification, NotificationRecord};
 
 use crate::bus::Bus;
 use crate::games::Wire;
@@ -86,8 +93,6 @@ struct Inner {
     config: SocialConfig,
     local: Mutex<HashMap<Uuid, Local>>,
     dirty: Mutex<HashSet<Uuid>>,
-    /// What this node last announced per player.
-    announced: Mutex<HashMap<Uuid, Presence>>,
     tap: mpsc::Sender<crate::chat::SystemNote>,
 }
 
@@ -109,7 +114,6 @@ impl Social {
                 config,
                 local: Mutex::new(HashMap::new()),
                 dirty: Mutex::new(HashSet::new()),
-                announced: Mutex::new(HashMap::new()),
                 tap,
             }),
         };
@@ -141,8 +145,9 @@ impl Social {
         };
         if first {
             // Online in the database at once (`GET /api/v1/friends` shows it); the
-            // announcement waits for the coalescing window, and the flush writes the count
-            // again, so a race with a quick disconnect corrects itself.
+            // announcement waits for the coalescing window. The player is marked again once
+            // this write is done, so a flush that ran before it (after a quick disconnect)
+            // is followed by one that writes the true count again.
             let social = self.clone();
             tokio::spawn(async move {
                 let expiry = social.expiry();
@@ -154,6 +159,7 @@ impl Social {
                 {
                     tracing::warn!(%player, error = %e, "cannot record presence");
                 }
+                social.mark(player);
             });
         }
         self.mark(player);
@@ -179,6 +185,25 @@ impl Social {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(player);
+    }
+
+    /// The players with a WebSocket on this node.
+    fn local_players(&self) -> Vec<Uuid> {
+        self.inner
+            .local
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    fn local_len(&self) -> usize {
+        self.inner
+            .local
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     fn local_count(&self, player: Uuid) -> i64 {
@@ -276,8 +301,22 @@ impl Social {
         }
     }
 
-    /// Sends `to` the current presence of `about` (a new friend's, at once).
-    pub async fn tell_presence(&self, about: Uuid, to: Uuid) {
+    /// `a` and `b` have just become friends: each hears the other's presence at once. Each
+    /// one's presence is claimed first (a friendless player's changes are not claimed, so the
+    /// record may be behind), which tells all their friends when it changed; otherwise only
+    /// the new friend is told.
+    pub async fn befriended(&self, a: Uuid, b: Uuid) {
+        for (about, to) in [(a, b), (b, a)] {
+            match self.announce(about).await {
+                Ok(true) => {}
+                Ok(false) => self.tell_presence(about, to).await,
+                Err(e) => tracing::warn!(player = %about, error = %e, "cannot announce presence"),
+            }
+        }
+    }
+
+    /// Sends `to` the current presence of `about`.
+    async fn tell_presence(&self, about: Uuid, to: Uuid) {
         let (Ok(presence), Ok(Some(record))) = (
             self.presence_of(about).await,
             self.inner.store.player_by_id(about).await,
@@ -298,7 +337,8 @@ impl Social {
         now_ms() + 3 * self.inner.config.presence_refresh.as_millis() as i64
     }
 
-    /// Writes this node's counts for the dirty players and announces what changed.
+    /// Writes this node's counts for the dirty players and announces what changed for them
+    /// and for `expired` (players whose rows on a dead node expired).
     async fn flush(&self, expired: Vec<Uuid>) {
         let dirty: Vec<Uuid> = self
             .inner
@@ -317,57 +357,45 @@ impl Social {
                 tracing::warn!(%player, error = %e, "cannot record presence");
             }
         }
-        let expired: HashSet<Uuid> = expired.into_iter().collect();
-        for player in dirty.iter().chain(expired.iter()) {
-            if let Err(e) = self.announce(*player, expired.contains(player)).await {
+        let players: HashSet<Uuid> = dirty.into_iter().chain(expired).collect();
+        for player in players {
+            if let Err(e) = self.announce(player).await {
                 tracing::warn!(%player, error = %e, "cannot announce presence");
             }
         }
     }
 
-    async fn announce(&self, player: Uuid, expired: bool) -> Result<(), versus_store::StoreError> {
+    /// Tells `player`'s friends of their presence if it changed since they were last told
+    /// (by any node); whether it did.
+    async fn announce(&self, player: Uuid) -> Result<bool, versus_store::StoreError> {
         let store = &self.inner.store;
-        let mut presence = self.presence_of(player).await?;
-        let before = self
-            .inner
-            .announced
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&player)
-            .cloned();
-        let offline = presence.status == PresenceStatus::Offline;
-        if offline {
-            // This node never announced them (a connection that came and went within one
-            // window): nothing to say, unless a dead node's rows expired.
-            if before.is_none() && !expired {
-                return Ok(());
-            }
-            if before
-                .as_ref()
-                .is_some_and(|b| b.status == PresenceStatus::Offline)
-            {
-                return Ok(());
-            }
-            let now = now_ms();
-            store.set_last_seen(player, now).await?;
-            presence.last_seen = Some(time_from_ms(now));
-        } else if before.as_ref() == Some(&presence) {
-            return Ok(());
+        let friends = store.friend_ids(player).await?;
+        if friends.is_empty() {
+            return Ok(false);
         }
-        {
-            let mut announced = self
-                .inner
-                .announced
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if offline {
-                announced.remove(&player);
-            } else {
-                announced.insert(player, presence.clone());
-            }
-        }
+        let now = now_ms();
+        let Some(change) = store.claim_presence_change(player, now).await? else {
+            return Ok(false);
+        };
+        let presence = match change {
+            AnnouncedPresence::Offline => Presence {
+                status: PresenceStatus::Offline,
+                game_id: None,
+                last_seen: Some(time_from_ms(now)),
+            },
+            AnnouncedPresence::Online => Presence {
+                status: PresenceStatus::Online,
+                game_id: None,
+                last_seen: None,
+            },
+            AnnouncedPresence::InGame(game_id) => Presence {
+                status: PresenceStatus::InGame,
+                game_id: Some(game_id),
+                last_seen: None,
+            },
+        };
         let Some(record) = store.player_by_id(player).await? else {
-            return Ok(());
+            return Ok(false);
         };
         let msg = ServerMessage::Presence(PresenceUpdate {
             player: PlayerRef {
@@ -376,10 +404,10 @@ impl Social {
             },
             presence,
         });
-        for friend in store.friend_ids(player).await? {
+        for friend in friends {
             self.send_to(friend, &msg).await;
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -436,8 +464,17 @@ async fn presence_task(social: Social, shutdown: CancellationToken) {
             () = shutdown.cancelled() => break,
             _ = flush.tick() => social.flush(Vec::new()).await,
             _ = refresh.tick() => {
-                if let Err(e) = store.refresh_node_presence(&node, social.expiry()).await {
-                    tracing::warn!(error = %e, "cannot refresh presence");
+                match store.refresh_node_presence(&node, social.expiry()).await {
+                    // Fewer rows than players here: some expired while this node was slow
+                    // to refresh (another node's sweep deleted them and announced those
+                    // players offline). Write them all again at the next flush.
+                    Ok(rows) if rows < social.local_len() as u64 => {
+                        for p in social.local_players() {
+                            social.mark(p);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot refresh presence"),
                 }
                 match store.expire_presence(now_ms()).await {
                     Ok(expired) if !expired.is_empty() => social.flush(expired).await,
@@ -451,7 +488,7 @@ async fn presence_task(social: Social, shutdown: CancellationToken) {
     match store.clear_node_presence(&node).await {
         Ok(players) => {
             for p in players {
-                let _ = social.announce(p, true).await;
+                let _ = social.announce(p).await;
             }
         }
         Err(e) => tracing::warn!(error = %e, "cannot clear presence"),

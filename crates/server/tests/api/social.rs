@@ -414,3 +414,90 @@ mod presence {
         }
     }
 }
+
+/// Presence coalescing, with the default one-second window and one connection per player
+/// (so a reconnect is accepted only once the server has let go of the previous connection:
+/// each flap really takes the player offline on the server, and back).
+mod flapping {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::ws_client::{Ws, connect_raw, hello, read_message, send_text};
+    use versus_protocol::ErrorCode;
+
+    const WINDOW_MS: u128 = 1000;
+    const FLAPS: usize = 5;
+
+    /// Opens `p`'s one connection, retrying while the server still holds their last one.
+    async fn connect_alone(app: &TestApp, p: &Player) -> Ws {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut ws = connect_raw(app).await;
+            send_text(&mut ws, serde_json::to_string(&hello(&p.token)).unwrap()).await;
+            match read_message(&mut ws).await {
+                ServerMessage::Welcome { .. } => return ws,
+                ServerMessage::Error {
+                    code: ErrorCode::LimitReached,
+                    ..
+                } => {}
+                other => panic!("expected welcome or limit_reached, got {other:?}"),
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server never let go of the last connection"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    both_backends! {
+        settings = &[("presence_coalesce_ms", "1000"), ("ws_max_connections_per_player", "1")];
+
+        async fn flapping_the_only_connection_within_a_window_floods_no_friend(app: TestApp) {
+            let alice = player(&app, "alice").await;
+            let bob = player(&app, "bob").await;
+            let carol = player(&app, "carol").await;
+            befriend(&app, &alice, &bob).await;
+            let mut alice_ws = WsClient::connect(&app, &alice.token).await;
+            let about_bob = |m: &ServerMessage| matches!(m, ServerMessage::Presence(p) if p.player.username == "bob");
+            let mut bob_ws = connect_alone(&app, &bob).await;
+            let m = alice_ws.recv_until(about_bob).await;
+            let ServerMessage::Presence(p) = m else { unreachable!() };
+            assert_eq!(p.presence.status, PresenceStatus::Online);
+            let game_id = waiting_game(&app, &carol, "public").await;
+
+            // Bob's only connection goes and comes back, again and again: offline and online
+            // on the server each time.
+            let started = Instant::now();
+            for _ in 0..FLAPS {
+                drop(bob_ws);
+                bob_ws = connect_alone(&app, &bob).await;
+            }
+            let flapping_ms = started.elapsed().as_millis();
+            // Then a change that must be announced: bob sits down to a game. Whatever the
+            // flapping caused reached alice before it.
+            let resp = app.authed_post(&format!("/api/v1/games/{game_id}/join"), &bob.token).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+            let mut told = Vec::new();
+            loop {
+                let ServerMessage::Presence(p) = alice_ws.recv_until(about_bob).await else { unreachable!() };
+                if p.presence.status == PresenceStatus::InGame {
+                    assert_eq!(p.presence.game_id, Some(game_id));
+                    break;
+                }
+                told.push(p.presence.status);
+            }
+            // Each flush (one per window) tells at most one change, and at most one more
+            // flush follows the flapping before the game's: announcing every change would
+            // have told 2 × FLAPS.
+            let flushes = (flapping_ms / WINDOW_MS + 1) as usize;
+            assert!(
+                told.len() <= flushes + 1,
+                "{} presence messages about bob in {flapping_ms} ms of flapping: {told:?}",
+                told.len()
+            );
+            assert!(told.len() < 2 * FLAPS, "the flapping took too long to tell anything ({flapping_ms} ms)");
+            drop(bob_ws);
+        }
+    }
+}
