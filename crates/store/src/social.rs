@@ -107,6 +107,9 @@ pub struct InviteRecord {
 pub struct NewNotification {
     pub id: Uuid,
     pub player_id: Uuid,
+    /// The player who caused it (a request's, an acceptance's or an invite's sender), if
+    /// any: hidden from the reader while they block that player.
+    pub from_id: Option<Uuid>,
     pub kind: String,
     /// A JSON document.
     pub payload: String,
@@ -152,6 +155,9 @@ pub trait SocialStore {
     async fn friend_requests(&self, player: Uuid) -> Result<Vec<FriendRequestRecord>>;
     /// Ends a friendship (both directions); whether there was one.
     async fn remove_friend(&self, player: Uuid, friend: Uuid) -> Result<bool>;
+    /// Ends everything between two players (on a block): their friendship and the pending
+    /// friend requests either way, in one transaction.
+    async fn end_friendship(&self, a: Uuid, b: Uuid) -> Result<()>;
     /// `player`'s friends, by username, with their presence at `now_ms`.
     async fn friends(&self, player: Uuid, now_ms: i64) -> Result<Vec<FriendRecord>>;
     /// The ids of `player`'s friends.
@@ -204,7 +210,8 @@ pub trait SocialStore {
     async fn finish_invite(&self, id: Uuid, to: InviteState, now_ms: i64) -> Result<bool>;
 
     async fn create_notification(&self, n: NewNotification) -> Result<NotificationRecord>;
-    /// The player's notifications, newest first, older than `before` when given.
+    /// The player's notifications, newest first, older than `before` when given. Those from
+    /// a player they block are left out (here and in [`SocialStore::unread_notifications`]).
     async fn notifications(
         &self,
         player: Uuid,
@@ -405,6 +412,28 @@ macro_rules! impl_social {
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn end_friendship(&self, a: uuid::Uuid, b: uuid::Uuid) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "DELETE FROM friendships WHERE (player_id = $1 AND friend_id = $2) \
+                     OR (player_id = $2 AND friend_id = $1)",
+                )
+                .bind(a.to_string())
+                .bind(b.to_string())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "DELETE FROM friend_requests WHERE (from_id = $1 AND to_id = $2) \
+                     OR (from_id = $2 AND to_id = $1)",
+                )
+                .bind(a.to_string())
+                .bind(b.to_string())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn friends(&self, player: uuid::Uuid, now_ms: i64) -> $crate::Result<Vec<$crate::social::FriendRecord>> {
@@ -717,13 +746,15 @@ macro_rules! impl_social {
 
             async fn create_notification(&self, n: $crate::social::NewNotification) -> $crate::Result<$crate::social::NotificationRecord> {
                 sqlx::query(
-                    "INSERT INTO notifications (id, player_id, kind, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO notifications (id, player_id, kind, payload, created_at, from_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(n.id.to_string())
                 .bind(n.player_id.to_string())
                 .bind(&n.kind)
                 .bind(&n.payload)
                 .bind(n.created_at_ms)
+                .bind(n.from_id.map(|f| f.to_string()))
                 .execute(&self.pool)
                 .await
                 .map_err(|e| match &e {
@@ -750,6 +781,8 @@ macro_rules! impl_social {
                 let rows: Vec<$crate::social::NotificationRow> = sqlx::query_as(
                     "SELECT id, player_id, kind, payload, created_at, read_at FROM notifications \
                      WHERE player_id = $1 AND ($2 IS NULL OR id < $2) AND (NOT $3 OR read_at IS NULL) \
+                     AND (from_id IS NULL OR from_id NOT IN \
+                          (SELECT blocked_id FROM chat_blocks WHERE player_id = $1)) \
                      ORDER BY id DESC LIMIT $4",
                 )
                 .bind(player.to_string())
@@ -801,7 +834,9 @@ macro_rules! impl_social {
 
             async fn unread_notifications(&self, player: uuid::Uuid) -> $crate::Result<i64> {
                 Ok(sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM notifications WHERE player_id = $1 AND read_at IS NULL",
+                    "SELECT COUNT(*) FROM notifications WHERE player_id = $1 AND read_at IS NULL \
+                     AND (from_id IS NULL OR from_id NOT IN \
+                          (SELECT blocked_id FROM chat_blocks WHERE player_id = $1))",
                 )
                 .bind(player.to_string())
                 .fetch_one(&self.pool)

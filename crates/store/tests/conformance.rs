@@ -1892,6 +1892,19 @@ async fn friend_requests_become_symmetric_friendships(store: DynStore) {
     assert!(!store.are_friends(alice, bob).await.unwrap());
     assert!(!store.remove_friend(alice, bob).await.unwrap());
     assert_eq!(store.friends(bob, 0).await.unwrap().len(), 0);
+    // Ending everything (a block): the friendship and requests either way.
+    store.send_friend_request(dave, carol, 9).await.unwrap();
+    store.send_friend_request(alice, dave, 9).await.unwrap();
+    store.end_friendship(alice, carol).await.unwrap();
+    store.end_friendship(dave, carol).await.unwrap();
+    assert!(!store.are_friends(alice, carol).await.unwrap());
+    assert!(!store.are_friends(carol, alice).await.unwrap());
+    assert!(store.friend_requests(carol).await.unwrap().is_empty());
+    assert_eq!(
+        store.friend_requests(dave).await.unwrap().len(),
+        1,
+        "alice's request to dave stays"
+    );
 }
 
 async fn invites_are_answered_once_and_expire(store: DynStore) {
@@ -2006,6 +2019,7 @@ async fn notifications_are_paged_newest_first_and_marked_read(store: DynStore) {
             .create_notification(NewNotification {
                 id: Uuid::now_v7(),
                 player_id: alice,
+                from_id: None,
                 kind: "friend_request".into(),
                 payload: format!("{{\"i\":{i}}}"),
                 created_at_ms: i,
@@ -2018,6 +2032,7 @@ async fn notifications_are_paged_newest_first_and_marked_read(store: DynStore) {
         .create_notification(NewNotification {
             id: Uuid::now_v7(),
             player_id: bob,
+            from_id: None,
             kind: "x".into(),
             payload: "{}".into(),
             created_at_ms: 9,
@@ -2070,6 +2085,30 @@ async fn notifications_are_paged_newest_first_and_marked_read(store: DynStore) {
     );
     assert_eq!(store.unread_notifications(alice).await.unwrap(), 0);
     assert_eq!(store.unread_notifications(bob).await.unwrap(), 1);
+
+    // Those from a player bob blocks are hidden while he does.
+    let from_alice = store
+        .create_notification(NewNotification {
+            id: Uuid::now_v7(),
+            player_id: bob,
+            from_id: Some(alice),
+            kind: "friend_request".into(),
+            payload: "{}".into(),
+            created_at_ms: 70,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.unread_notifications(bob).await.unwrap(), 2);
+    store.block_player(bob, alice, 80).await.unwrap();
+    assert_eq!(store.unread_notifications(bob).await.unwrap(), 1);
+    let bobs = store.notifications(bob, None, false, 10).await.unwrap();
+    assert_eq!(bobs.len(), 1);
+    assert_ne!(bobs[0].id, from_alice.id);
+    assert!(store.unblock_player(bob, alice).await.unwrap());
+    assert_eq!(
+        store.notifications(bob, None, true, 10).await.unwrap()[0].id,
+        from_alice.id
+    );
 }
 
 async fn presence_is_counted_per_node_and_expires(store: DynStore) {

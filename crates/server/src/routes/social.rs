@@ -198,6 +198,7 @@ async fn send_request(
         FriendRequestOutcome::Sent => {
             notify(
                 &state,
+                authed.player.id,
                 to.id,
                 NotificationKind::FriendRequest,
                 serde_json::json!({ "from": me(&authed) }),
@@ -208,6 +209,7 @@ async fn send_request(
         FriendRequestOutcome::Accepted => {
             notify(
                 &state,
+                authed.player.id,
                 to.id,
                 NotificationKind::FriendAccepted,
                 serde_json::json!({ "friend": me(&authed) }),
@@ -226,9 +228,16 @@ async fn befriended(state: &AppState, a: Uuid, b: Uuid) {
     state.social.befriended(a, b).await;
 }
 
-/// Stores and delivers a notification; a failure is logged, never the caller's error.
-async fn notify(state: &AppState, to: Uuid, kind: NotificationKind, data: serde_json::Value) {
-    if let Err(e) = state.social.notify(to, kind, data).await {
+/// Stores and delivers a notification from `from`; a failure is logged, never the caller's
+/// error.
+async fn notify(
+    state: &AppState,
+    from: Uuid,
+    to: Uuid,
+    kind: NotificationKind,
+    data: serde_json::Value,
+) {
+    if let Err(e) = state.social.notify(to, Some(from), kind, data).await {
         tracing::warn!(player = %to, error = %e, "cannot store a notification");
     }
 }
@@ -240,6 +249,7 @@ async fn notify(state: &AppState, to: Uuid, kind: NotificationKind, data: serde_
     responses(
         (status = 204, description = "Friends now"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: one of you blocks the other", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such player, or no request from them", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: yourself", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -249,6 +259,9 @@ async fn accept_request(
     authed: Authed,
 ) -> Result<StatusCode, ApiError> {
     let from = other(&state, &authed, &username).await?;
+    if blocked_between(&state, authed.player.id, from.id).await? {
+        return Err(forbidden("you cannot befriend this player"));
+    }
     match state
         .store
         .accept_friend_request(authed.player.id, from.id, now_ms())
@@ -262,6 +275,7 @@ async fn accept_request(
     }
     notify(
         &state,
+        authed.player.id,
         from.id,
         NotificationKind::FriendAccepted,
         serde_json::json!({ "friend": me(&authed) }),
@@ -454,6 +468,7 @@ async fn invite_player(
     let invite = invite_view(&record, now);
     notify(
         &state,
+        authed.player.id,
         to.id,
         NotificationKind::Invite,
         serde_json::json!({ "invite": invite, "kind": game.kind, "name": game.name }),

@@ -247,10 +247,12 @@ impl Social {
         }
     }
 
-    /// Stores a notification for `player` and delivers it live.
+    /// Stores a notification for `player` and delivers it live. `from`: the player who
+    /// caused it, if any (hidden from `player`'s list while they block `from`).
     pub async fn notify(
         &self,
         player: Uuid,
+        from: Option<Uuid>,
         kind: NotificationKind,
         data: serde_json::Value,
     ) -> Result<Notification, versus_store::StoreError> {
@@ -264,6 +266,7 @@ impl Social {
             .create_notification(NewNotification {
                 id: Uuid::now_v7(),
                 player_id: player,
+                from_id: from,
                 kind: kind_str,
                 payload: data.to_string(),
                 created_at_ms: now_ms(),
@@ -299,6 +302,14 @@ impl Social {
                 last_seen: store.last_seen(player).await?.map(time_from_ms),
             })
         }
+    }
+
+    /// `player` has just blocked `other`: whatever was between them socially ends (their
+    /// friendship, so neither hears the other's presence any more, and friend requests
+    /// either way). Notifications from `other` are kept but hidden from `player` while the
+    /// block lasts (`SocialStore::notifications`).
+    pub async fn blocked(&self, player: Uuid, other: Uuid) -> Result<(), versus_store::StoreError> {
+        self.inner.store.end_friendship(player, other).await
     }
 
     /// `a` and `b` have just become friends: each hears the other's presence at once. Each
@@ -565,7 +576,7 @@ async fn tell_turn(social: &Social, game_id: Uuid, to: Option<Uuid>) {
         Ok(_) => {
             let data = serde_json::json!({ "game_id": game_id });
             if let Err(e) = social
-                .notify(player, NotificationKind::YourTurn, data)
+                .notify(player, None, NotificationKind::YourTurn, data)
                 .await
             {
                 tracing::warn!(%player, error = %e, "cannot store a notification");
@@ -598,7 +609,7 @@ async fn tap_task(social: Social, mut rx: mpsc::Receiver<crate::chat::SystemNote
         };
         for p in seated {
             social.mark(p);
-            if let Err(e) = social.notify(p, kind, data.clone()).await {
+            if let Err(e) = social.notify(p, None, kind, data.clone()).await {
                 tracing::warn!(player = %p, error = %e, "cannot store a notification");
             }
         }

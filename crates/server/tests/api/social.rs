@@ -152,6 +152,65 @@ both_backends! {
         assert_problem(resp, 403, "forbidden").await;
     }
 
+    async fn blocking_ends_the_friendship_and_requests_and_hides_the_blocked_players_notifications(app: TestApp) {
+        let alice = player(&app, "alice").await;
+        let bob = player(&app, "bob").await;
+        let carol = player(&app, "carol").await;
+        let dave = player(&app, "dave").await;
+        befriend(&app, &alice, &bob).await;
+        // Pending requests both ways between bob and the players he will block.
+        post(&app, &carol, "/api/v1/friends/requests", json!({ "username": "bob" })).await;
+        post(&app, &bob, "/api/v1/friends/requests", json!({ "username": "dave" })).await;
+        let game_id = waiting_game(&app, &alice, "private").await;
+        let resp = post(&app, &alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": "bob" })).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let kinds = |page: &NotificationPage| page.notifications.iter().map(|n| (n.kind, n.data.to_string())).collect::<Vec<_>>();
+        let before = notifications(&app, &bob).await;
+        assert_eq!(before.unread, 3, "alice's request and invite, carol's request: {:?}", kinds(&before));
+        let mut alice_ws = WsClient::connect(&app, &alice.token).await;
+
+        for name in ["alice", "carol", "dave"] {
+            let resp = app.http.put(app.url(&format!("/api/v1/me/blocks/{name}"))).bearer_auth(&bob.token).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        }
+        // No friendship, no request either way, on both sides.
+        let bobs: FriendList = get(&app, &bob, "/api/v1/friends").await;
+        assert!(bobs.friends.is_empty() && bobs.incoming.is_empty() && bobs.outgoing.is_empty(), "{bobs:?}");
+        for p in [&alice, &carol, &dave] {
+            let theirs: FriendList = get(&app, p, "/api/v1/friends").await;
+            assert!(theirs.friends.is_empty() && theirs.incoming.is_empty() && theirs.outgoing.is_empty(), "{}: {theirs:?}", p.username);
+        }
+        // Their notifications are hidden from bob, and not counted.
+        let after = notifications(&app, &bob).await;
+        assert!(after.notifications.is_empty(), "{:?}", kinds(&after));
+        assert_eq!(after.unread, 0);
+        // Alice, not a friend any more, hears nothing of bob coming online.
+        let bob_ws = WsClient::connect(&app, &bob.token).await;
+        let carols_ws = WsClient::connect(&app, &carol.token).await;
+        befriend(&app, &carol, &alice).await;
+        let m = alice_ws.recv_until(|m| matches!(m, ServerMessage::Presence(_))).await;
+        let ServerMessage::Presence(p) = m else { unreachable!() };
+        assert_eq!(p.player.username, "carol", "the first presence alice hears is her new friend's, not bob's");
+        // Accepting a request across a block is refused too.
+        let resp = app.http.delete(app.url("/api/v1/me/blocks/dave")).bearer_auth(&bob.token).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        post(&app, &dave, "/api/v1/friends/requests", json!({ "username": "bob" })).await;
+        let resp = app.http.put(app.url("/api/v1/me/blocks/dave")).bearer_auth(&bob.token).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        let resp = app.authed_post("/api/v1/friends/requests/dave/accept", &bob.token).await;
+        assert_problem(resp, 403, "forbidden").await;
+        // Unblocking carol shows her old notification again (it was hidden, not deleted); the
+        // request itself is gone.
+        let resp = app.http.delete(app.url("/api/v1/me/blocks/carol")).bearer_auth(&bob.token).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        let shown = notifications(&app, &bob).await;
+        assert_eq!(shown.notifications.len(), 1, "{:?}", kinds(&shown));
+        assert_eq!(shown.notifications[0].data["from"]["username"], "carol");
+        let bobs: FriendList = get(&app, &bob, "/api/v1/friends").await;
+        assert!(bobs.incoming.is_empty());
+        drop((bob_ws, carols_ws));
+    }
+
     async fn an_accepted_invite_seats_the_friend_and_starts_the_game(app: TestApp) {
         let alice = player(&app, "alice").await;
         let bob = player(&app, "bob").await;
