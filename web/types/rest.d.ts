@@ -805,7 +805,8 @@ export interface paths {
         get?: never;
         /**
          * Block a player: their chat messages are hidden from you from now on (live and in
-         *     history), on every node. Idempotent.
+         *     history), on every node; any friendship and pending friend requests between you end, and
+         *     their notifications are hidden from you. Idempotent.
          */
         put: operations["block"];
         post?: never;
@@ -2412,6 +2413,15 @@ export interface operations {
             };
             /** @description No valid token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: one of you blocks the other */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
