@@ -560,3 +560,97 @@ mod flapping {
         }
     }
 }
+
+/// Invites expire (`invite_ttl_seconds`, here one second): an expired invite or link is
+/// refused with `409 invalid_state`, seats nobody and is no longer listed.
+mod expiry {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    both_backends! {
+        settings = &[("invite_ttl_seconds", "1")];
+
+        async fn an_expired_invite_or_link_is_refused_and_no_longer_listed(app: TestApp) {
+            let alice = player(&app, "alice").await;
+            let bob = player(&app, "bob").await;
+            let carol = player(&app, "carol").await;
+            let game_id = waiting_game(&app, &alice, "private").await;
+            let resp = post(&app, &alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": "bob" })).await;
+            assert_eq!(resp.status(), StatusCode::CREATED);
+            let invite: versus_protocol::Invite = serde_json::from_value(json_body(resp).await).unwrap();
+            let ttl = invite.expires_at.signed_duration_since(invite.created_at);
+            assert_eq!(ttl.num_milliseconds(), 1000, "invite_ttl_seconds");
+            let resp = app.authed_post(&format!("/api/v1/games/{game_id}/invite-links"), &alice.token).await;
+            assert_eq!(resp.status(), StatusCode::CREATED);
+            let link: InviteLink = serde_json::from_value(json_body(resp).await).unwrap();
+            assert_eq!(link.invite.expires_at.signed_duration_since(link.invite.created_at).num_milliseconds(), 1000);
+
+            // Once expired, neither side lists them.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let bobs: InviteList = get(&app, &bob, "/api/v1/invites").await;
+                let alices: InviteList = get(&app, &alice, "/api/v1/invites").await;
+                if bobs.received.is_empty() && alices.sent.is_empty() {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the invites were still listed: {bobs:?} {alices:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let resp = app.authed_post(&format!("/api/v1/invites/{}/accept", invite.id), &bob.token).await;
+            let problem = assert_problem(resp, 409, "invalid_state").await;
+            assert!(problem["detail"].as_str().unwrap().contains("expired"), "{problem}");
+            let resp = app.authed_post(&format!("/api/v1/invites/{}/decline", invite.id), &bob.token).await;
+            assert_problem(resp, 409, "invalid_state").await;
+            assert_problem(delete(&app, &alice, &format!("/api/v1/invites/{}", invite.id)).await, 409, "invalid_state").await;
+
+            // The link says it expired, and is refused.
+            let info: InviteLinkInfo = get(&app, &carol, &format!("/api/v1/invite-links/{}", link.code)).await;
+            assert_eq!(info.invite.state, InviteState::Expired);
+            let resp = app.authed_post(&format!("/api/v1/invite-links/{}/accept", link.code), &carol.token).await;
+            let problem = assert_problem(resp, 409, "invalid_state").await;
+            assert!(problem["detail"].as_str().unwrap().contains("expired"), "{problem}");
+
+            // Nobody took a seat.
+            let view = game_as(&app, &alice, game_id).await;
+            assert_eq!(view.state, SessionState::Waiting);
+            assert!(view.participants.iter().all(|p| p.player.id == alice.id), "{:?}", view.participants);
+        }
+    }
+}
+
+/// `game_result` notifications (issue 9): both players hear live how their game ended, and
+/// find it stored.
+mod game_result {
+    use super::*;
+    use crate::games::{cells, play, started_game};
+
+    both_backends! {
+        async fn both_players_are_told_the_result_live_and_find_it_stored(app: TestApp) {
+            let (view, alice, bob) = started_game(&app, "tictactoe", json!({})).await;
+            let id = view.id;
+            let mut alice_ws = WsClient::connect(&app, &alice.token).await;
+            let mut bob_ws = WsClient::connect(&app, &bob.token).await;
+            // Alice (the first seat) completes the top row.
+            play(&app, id, [&alice, &bob], &cells(&[0, 3, 1, 4, 2])).await;
+            assert_eq!(game(&app, id).await.state, SessionState::Finished);
+            let is_result = |m: &ServerMessage| matches!(m, ServerMessage::Notification(n) if n.kind == NotificationKind::GameResult);
+            for ws in [&mut alice_ws, &mut bob_ws] {
+                let ServerMessage::Notification(n) = ws.recv_until(is_result).await else { unreachable!() };
+                assert_eq!(n.data["game_id"], json!(id));
+                assert_eq!(n.data["result"]["outcome"], "win");
+                assert_eq!(n.data["result"]["winner"], 0);
+                assert_eq!(n.data["result"]["reason"], "three_in_a_row");
+                assert!(!n.read);
+            }
+            for p in [&alice, &bob] {
+                let page = notifications(&app, p).await;
+                let stored: Vec<_> = page.notifications.iter().filter(|n| n.kind == NotificationKind::GameResult).collect();
+                assert_eq!(stored.len(), 1, "{}: {:?}", p.username, page.notifications);
+                assert_eq!(stored[0].data["game_id"], json!(id));
+                assert_eq!(stored[0].data["result"]["winner"], 0);
+                assert!(!stored[0].read);
+            }
+        }
+    }
+}
