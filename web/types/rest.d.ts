@@ -496,8 +496,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Take a seat through an invite link's code (until it expires or is revoked).
-         *     What an invite link invites to (the game, its creator, whether the link is still usable),
+         * What an invite link invites to (the game, its creator, whether the link is still usable),
          *     so a client can show it before the player joins. Blocks are not checked here: using the
          *     link is (`POST /api/v1/invite-links/{code}/accept`).
          */
@@ -519,6 +518,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Take a seat through an invite link's code (until it expires or is revoked). */
         post: operations["accept_link"];
         delete?: never;
         options?: never;
@@ -574,7 +574,9 @@ export interface paths {
         put?: never;
         /**
          * Accept an invite: you take a seat in the game (when every seat is taken, the session
-         *     starts).
+         *     starts). The invite is marked accepted first, so a cancel or expiry that got there
+         *     first wins and you are not seated; if the seat cannot be taken (the game filled up, the
+         *     open-games quota), the invite is pending again.
          */
         post: operations["accept_invite"];
         delete?: never;
@@ -3884,7 +3886,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_state`: expired or revoked; `game_full`, `already_seated`: the join failed */
+            /** @description `invalid_state`: expired or revoked; `limit_reached`: you already sit in `max_open_games_per_player` open games; `game_full`, `already_seated`: the join failed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4038,7 +4040,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_state`: expired, answered or cancelled; `game_full`, `already_seated`: the join failed */
+            /** @description `invalid_state`: expired, answered or cancelled; `limit_reached`: you already sit in `max_open_games_per_player` open games; `game_full`, `already_seated`: the join failed */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -208,6 +208,9 @@ pub trait SocialStore {
     /// Moves a pending, unexpired invite to `to`; false when it was not pending any more
     /// (or expired), so two racing answers cannot both win.
     async fn finish_invite(&self, id: Uuid, to: InviteState, now_ms: i64) -> Result<bool>;
+    /// Puts an accepted invite back to pending (the seat it was accepted for could not be
+    /// taken); false when it was not accepted.
+    async fn reopen_invite(&self, id: Uuid) -> Result<bool>;
 
     async fn create_notification(&self, n: NewNotification) -> Result<NotificationRecord>;
     /// The player's notifications, newest first, older than `before` when given. Those from
@@ -739,6 +742,16 @@ macro_rules! impl_social {
                 .bind(id.to_string())
                 .bind(to.as_str())
                 .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn reopen_invite(&self, id: uuid::Uuid) -> $crate::Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE invites SET state = 'pending' WHERE id = $1 AND state = 'accepted'",
+                )
+                .bind(id.to_string())
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() > 0)

@@ -1989,6 +1989,21 @@ async fn invites_are_answered_once_and_expire(store: DynStore) {
         store.invite(direct.id).await.unwrap().unwrap().state,
         InviteState::Accepted
     );
+    // An accept whose seat could not be taken gives the invite back, once.
+    assert!(store.reopen_invite(direct.id).await.unwrap());
+    assert!(!store.reopen_invite(direct.id).await.unwrap());
+    assert_eq!(
+        store.invite(direct.id).await.unwrap().unwrap().state,
+        InviteState::Pending
+    );
+    assert_eq!(store.pending_invites(bob, 500).await.unwrap().len(), 1);
+    assert!(
+        store
+            .finish_invite(direct.id, InviteState::Accepted, 999)
+            .await
+            .unwrap()
+    );
+    assert!(!store.reopen_invite(link.id).await.unwrap(), "not accepted");
     assert!(
         store
             .finish_invite(link.id, InviteState::Cancelled, 5)

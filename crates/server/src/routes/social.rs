@@ -579,7 +579,9 @@ fn pending(invite: &InviteRecord, now: i64) -> Result<(), ApiError> {
 }
 
 /// Accept an invite: you take a seat in the game (when every seat is taken, the session
-/// starts).
+/// starts). The invite is marked accepted first, so a cancel or expiry that got there
+/// first wins and you are not seated; if the seat cannot be taken (the game filled up, the
+/// open-games quota), the invite is pending again.
 #[utoipa::path(post, path = "/api/v1/invites/{id}/accept", tag = "social",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The invite")),
@@ -588,7 +590,7 @@ fn pending(invite: &InviteRecord, now: i64) -> Result<(), ApiError> {
         (status = 400, description = "`malformed_request`: the id is not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such invite to you", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`invalid_state`: expired, answered or cancelled; `game_full`, `already_seated`: the join failed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid_state`: expired, answered or cancelled; `limit_reached`: you already sit in `max_open_games_per_player` open games; `game_full`, `already_seated`: the join failed", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`unavailable`: the game's owner did not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn accept_invite(
@@ -598,14 +600,31 @@ async fn accept_invite(
 ) -> Result<Json<InviteAccepted>, ApiError> {
     let invite = my_invite(&state, &authed, &id).await?;
     pending(&invite, now_ms())?;
-    state
-        .games
-        .act(invite.game_id, me(&authed), Action::Join)
-        .await?;
-    state
+    // The quota a join applies (`act_as_client` would also hide a private game from the
+    // invitee, which is what the invite is for).
+    state.games.check_open_games(authed.player.id).await?;
+    // Claimed before the seat is taken: of an accept and a racing cancel (or the expiry),
+    // exactly one wins, and a player is never seated through a cancelled invite.
+    if !state
         .store
         .finish_invite(invite.id, versus_store::InviteState::Accepted, now_ms())
-        .await?;
+        .await?
+    {
+        return Err(invalid_state(
+            "the invite was answered, cancelled or expired meanwhile",
+        ));
+    }
+    if let Err(e) = state
+        .games
+        .act(invite.game_id, me(&authed), Action::Join)
+        .await
+    {
+        // Not seated: the invite is as it was (pending, or expired by now).
+        if let Err(re) = state.store.reopen_invite(invite.id).await {
+            tracing::warn!(invite = %invite.id, error = %re, "cannot reopen an invite");
+        }
+        return Err(e.into());
+    }
     Ok(Json(InviteAccepted {
         game_id: invite.game_id,
     }))
@@ -677,7 +696,6 @@ async fn cancel_invite(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Take a seat through an invite link's code (until it expires or is revoked).
 /// What an invite link invites to (the game, its creator, whether the link is still usable),
 /// so a client can show it before the player joins. Blocks are not checked here: using the
 /// link is (`POST /api/v1/invite-links/{code}/accept`).
@@ -711,6 +729,7 @@ async fn show_link(
     }))
 }
 
+/// Take a seat through an invite link's code (until it expires or is revoked).
 #[utoipa::path(post, path = "/api/v1/invite-links/{code}/accept", tag = "social",
     security(("bearer" = [])),
     params(("code" = String, Path, description = "The link's code")),
@@ -719,7 +738,7 @@ async fn show_link(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`: the game's creator blocks you, or you them", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such link", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`invalid_state`: expired or revoked; `game_full`, `already_seated`: the join failed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid_state`: expired or revoked; `limit_reached`: you already sit in `max_open_games_per_player` open games; `game_full`, `already_seated`: the join failed", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`unavailable`: the game's owner did not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn accept_link(
@@ -736,6 +755,9 @@ async fn accept_link(
     if blocked_between(&state, authed.player.id, invite.from_id).await? {
         return Err(forbidden("you cannot use this player's invite"));
     }
+    state.games.check_open_games(authed.player.id).await?;
+    // A link serves every seat, so using it does not finish it: a revoke that commits while
+    // this join is on its way does not stop this one (it stops every later one).
     state
         .games
         .act(invite.game_id, me(&authed), Action::Join)

@@ -654,3 +654,105 @@ mod game_result {
         }
     }
 }
+
+/// Accepting an invite: claimed before the seat is taken, given back when the seat cannot be
+/// taken, and under the same open-games quota as a join.
+mod accepting {
+    use super::*;
+    use crate::games::action_ok;
+
+    both_backends! {
+        async fn an_accept_racing_a_cancel_either_seats_the_player_or_is_refused_never_both(app: TestApp) {
+            let alice = player(&app, "alice").await;
+            let bob = player(&app, "bob").await;
+            let (mut seated, mut cancelled) = (0, 0);
+            for _ in 0..8 {
+                let game_id = waiting_game(&app, &alice, "private").await;
+                let resp = post(&app, &alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": "bob" })).await;
+                let id = json_body(resp).await["id"].as_str().unwrap().to_string();
+                let accept_path = format!("/api/v1/invites/{id}/accept");
+                let cancel_path = format!("/api/v1/invites/{id}");
+                let (accept, cancel) = tokio::join!(
+                    app.authed_post(&accept_path, &bob.token),
+                    delete(&app, &alice, &cancel_path),
+                );
+                let view = game_as(&app, &alice, game_id).await;
+                let bob_sits = view.participants.iter().any(|p| p.player.id == bob.id);
+                match (accept.status(), cancel.status()) {
+                    (StatusCode::OK, StatusCode::CONFLICT) => {
+                        assert!(bob_sits);
+                        assert_eq!(view.state, SessionState::InProgress);
+                        seated += 1;
+                    }
+                    (StatusCode::CONFLICT, StatusCode::NO_CONTENT) => {
+                        assert!(!bob_sits, "seated through a cancelled invite");
+                        assert_eq!(view.state, SessionState::Waiting);
+                        assert_problem(accept, 409, "invalid_state").await;
+                        cancelled += 1;
+                    }
+                    other => panic!("accept and cancel answered {other:?}; bob seated: {bob_sits}"),
+                }
+            }
+            eprintln!("{seated} seated, {cancelled} cancelled");
+        }
+
+        async fn an_invite_whose_seat_is_gone_stays_pending(app: TestApp) {
+            let alice = player(&app, "alice").await;
+            let bob = player(&app, "bob").await;
+            let carol = player(&app, "carol").await;
+            let game_id = waiting_game(&app, &alice, "private").await;
+            let mut ids = Vec::new();
+            for to in ["bob", "carol"] {
+                let resp = post(&app, &alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": to })).await;
+                ids.push(json_body(resp).await["id"].as_str().unwrap().to_string());
+            }
+            let resp = app.authed_post(&format!("/api/v1/invites/{}/accept", ids[1]), &carol.token).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+            // The only free seat went to carol: bob's accept fails and changes nothing.
+            let resp = app.authed_post(&format!("/api/v1/invites/{}/accept", ids[0]), &bob.token).await;
+            assert_eq!(resp.status(), StatusCode::CONFLICT);
+            let bobs: InviteList = get(&app, &bob, "/api/v1/invites").await;
+            assert_eq!(bobs.received.len(), 1);
+            assert_eq!(bobs.received[0].state, InviteState::Pending);
+            let resp = app.authed_post(&format!("/api/v1/invites/{}/decline", ids[0]), &bob.token).await;
+            assert_eq!(resp.status(), StatusCode::NO_CONTENT, "pending again, so it can still be answered");
+        }
+    }
+
+    mod quota {
+        use super::*;
+
+        both_backends! {
+            settings = &[("max_open_games_per_player", "1")];
+
+            async fn an_invite_or_link_is_refused_to_a_player_at_the_open_games_quota(app: TestApp) {
+                let alice = player(&app, "alice").await;
+                let bob = player(&app, "bob").await;
+                let carol = player(&app, "carol").await;
+                let game_id = waiting_game(&app, &alice, "private").await;
+                let bobs_game = waiting_game(&app, &bob, "public").await;
+                waiting_game(&app, &carol, "public").await;
+                let resp = post(&app, &alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": "bob" })).await;
+                let id = json_body(resp).await["id"].as_str().unwrap().to_string();
+                let resp = app.authed_post(&format!("/api/v1/games/{game_id}/invite-links"), &alice.token).await;
+                let link: InviteLink = serde_json::from_value(json_body(resp).await).unwrap();
+
+                // Bob and carol already sit in one open game each.
+                let resp = app.authed_post(&format!("/api/v1/invites/{id}/accept"), &bob.token).await;
+                assert_problem(resp, 409, "limit_reached").await;
+                let resp = app.authed_post(&format!("/api/v1/invite-links/{}/accept", link.code), &carol.token).await;
+                assert_problem(resp, 409, "limit_reached").await;
+                let view = game_as(&app, &alice, game_id).await;
+                assert_eq!(view.state, SessionState::Waiting);
+                assert!(view.participants.iter().all(|p| p.player.id == alice.id));
+                // The invite waits; once bob's own game is gone, he takes the seat.
+                let bobs: InviteList = get(&app, &bob, "/api/v1/invites").await;
+                assert_eq!(bobs.received[0].state, InviteState::Pending);
+                action_ok(&app, &bob, bobs_game, "abort").await;
+                let resp = app.authed_post(&format!("/api/v1/invites/{id}/accept"), &bob.token).await;
+                assert_eq!(resp.status(), StatusCode::OK);
+                assert_eq!(game_as(&app, &alice, game_id).await.state, SessionState::InProgress);
+            }
+        }
+    }
+}
