@@ -52,7 +52,11 @@ const POSTGRES = process.env.VERSUS_WEB_POSTGRES_URL ?? '';
 /** @type {Map<string, string>} data folder → the URL of its PostgreSQL database */
 const databases = new Map();
 
-/** Runs one statement with psql on `url` (throws with psql's message when it fails). */
+/**
+ * Runs one statement with psql on `url` (throws with psql's message when it fails).
+ * @param {string} url
+ * @param {string} sql
+ */
 function psql(url, sql) {
   const r = spawnSync('psql', [url, '-w', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
