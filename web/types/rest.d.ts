@@ -4531,7 +4531,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_state`: you already have a waiting ticket for this kind */
+            /** @description `invalid_state`: you already have a waiting ticket for this kind; `limit_reached`: you already sit in `max_open_games_per_player` open games */
             409: {
                 headers: {
                     [name: string]: unknown;
