@@ -17,7 +17,7 @@
 //! expire and any node's sweep deletes them and announces those players offline. A change
 //! (a connection opened or closed here, a game of theirs run here started or ended) only marks
 //! the player dirty; every `presence_coalesce_ms` the node writes its counts for the dirty
-//! players and, for each one who has friends, claims the announcement in the database
+//! players and, for each one, claims the announcement in the database
 //! (`SocialStore::claim_presence_change`): one transaction locks the player's row of
 //! `presence_announced` (what friends were last told, cluster-wide), reads their presence
 //! (online anywhere? seated in a game in progress?) and records it only when it differs. Only
@@ -26,8 +26,8 @@
 //! change announce it once, and no node holds a memory of what was said that another node's
 //! announcement could make stale (a player connected to one node while a game of theirs runs
 //! on another is announced by both, each comparing with the same row). Going offline records
-//! `last_seen` in the same transaction. A friendless player's changes are not claimed (nobody
-//! to tell); becoming friends claims both players' presence first ([`Social::befriended`]).
+//! `last_seen` in the same transaction. Becoming friends claims both players' presence first
+//! ([`Social::befriended`]), then tells the new friend directly if nothing changed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -313,9 +313,9 @@ impl Social {
     }
 
     /// `a` and `b` have just become friends: each hears the other's presence at once. Each
-    /// one's presence is claimed first (a friendless player's changes are not claimed, so the
-    /// record may be behind), which tells all their friends when it changed; otherwise only
-    /// the new friend is told.
+    /// one's presence is claimed first (a change still waiting for the next flush), which
+    /// tells all their friends, the new one included, when it changed; otherwise only the new
+    /// friend is told.
     pub async fn befriended(&self, a: Uuid, b: Uuid) {
         for (about, to) in [(a, b), (b, a)] {
             match self.announce(about).await {
@@ -376,18 +376,19 @@ impl Social {
         }
     }
 
-    /// Tells `player`'s friends of their presence if it changed since they were last told
-    /// (by any node); whether it did.
+    /// Tells `player`'s friends of their presence if it changed since it was last announced
+    /// (by any node); whether it had. Claimed for friendless players too, so the record (and
+    /// `last_seen`) is right when they make a friend.
     async fn announce(&self, player: Uuid) -> Result<bool, versus_store::StoreError> {
         let store = &self.inner.store;
-        let friends = store.friend_ids(player).await?;
-        if friends.is_empty() {
-            return Ok(false);
-        }
         let now = now_ms();
         let Some(change) = store.claim_presence_change(player, now).await? else {
             return Ok(false);
         };
+        let friends = store.friend_ids(player).await?;
+        if friends.is_empty() {
+            return Ok(true);
+        }
         let presence = match change {
             AnnouncedPresence::Offline => Presence {
                 status: PresenceStatus::Offline,
