@@ -9,7 +9,10 @@
 #   VERSUS_BIN   the `versus` binary to test (build it first: cargo build -p versus-server;
 #                it lives in $CARGO_TARGET_DIR, outside the repository in CI)
 # Needs: Node.js 20+ with npm (registry access), and apt-get when /usr/bin/chromium is
-# missing. Optional: CHROMIUM (default /usr/bin/chromium), TEST_LOG=1 (echo server logs).
+# missing. Optional: CHROMIUM (default /usr/bin/chromium), TEST_LOG=1 (echo server logs),
+# VERSUS_TEST_POSTGRES_URL (a PostgreSQL server: the social and matchmaking browser tests run
+# again with each server on a fresh database there; needs psql, installed with apt-get when
+# missing; required when CI is set).
 # Screenshots and server logs are written to web/artifacts/ (git-ignored).
 set -euo pipefail
 
@@ -72,6 +75,28 @@ section "browser tests (node --test tests/*.test.mjs)"
 rm -rf artifacts
 mkdir -p artifacts
 node --test --test-concurrency=1 --test-timeout=180000 tests/*.test.mjs
+
+section "browser tests on PostgreSQL (social, matchmaking)"
+if [[ -n "${VERSUS_TEST_POSTGRES_URL:-}" ]]; then
+    if ! command -v psql >/dev/null 2>&1; then
+        command -v apt-get >/dev/null 2>&1 || fail "psql is missing and apt-get is not available to install it"
+        sudo=""
+        if [[ "$(id -u)" != 0 ]]; then
+            command -v sudo >/dev/null 2>&1 || fail "installing psql needs root or sudo"
+            sudo="sudo"
+        fi
+        echo "installing Debian's postgresql-client with apt-get"
+        export DEBIAN_FRONTEND=noninteractive
+        $sudo apt-get update -qq
+        $sudo apt-get install -y -qq --no-install-recommends postgresql-client >/dev/null
+    fi
+    VERSUS_WEB_POSTGRES_URL="$VERSUS_TEST_POSTGRES_URL" \
+        node --test --test-concurrency=1 --test-timeout=180000 tests/social.test.mjs tests/matchmaking.test.mjs
+elif [[ -n "${CI:-}" ]]; then
+    fail "VERSUS_TEST_POSTGRES_URL is not set, but CI is: the PostgreSQL browser tests must run in CI"
+else
+    echo "skipped: set VERSUS_TEST_POSTGRES_URL to run them"
+fi
 
 section "done in $((SECONDS - started))s; screenshots in web/artifacts/"
 ls artifacts

@@ -6,8 +6,13 @@
 //               since its CARGO_TARGET_DIR lies outside the repository)
 //   CHROMIUM    the browser (default /usr/bin/chromium)
 //   TEST_LOG=1  echo the server's log lines
+//   VERSUS_WEB_POSTGRES_URL  a PostgreSQL server (postgres://user@host:port/db): each data
+//               folder then gets a fresh database of its own there (created and dropped with
+//               `psql`, named versus_test_<hex> like the Rust tests' so CI sweeps leftovers),
+//               passed as --database-url, instead of SQLite in the data folder
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, mkdir, rm, appendFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -43,6 +48,58 @@ export async function freePort() {
   });
 }
 
+const POSTGRES = process.env.VERSUS_WEB_POSTGRES_URL ?? '';
+/** @type {Map<string, string>} data folder → the URL of its PostgreSQL database */
+const databases = new Map();
+
+/**
+ * Runs one statement with psql on `url` (throws with psql's message when it fails).
+ * @param {string} url
+ * @param {string} sql
+ */
+function psql(url, sql) {
+  const r = spawnSync('psql', [url, '-w', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    throw new Error(`psql could not run "${sql}": ${r.error?.message ?? r.stderr}`);
+  }
+}
+
+/**
+ * The PostgreSQL database of the server using `dir` (created on first use, so a restarted
+ * server finds its data again), or null when the tests run on SQLite.
+ * @param {string} dir
+ */
+function databaseFor(dir) {
+  if (!POSTGRES) return null;
+  let url = databases.get(dir);
+  if (!url) {
+    // Generated here from a UUID, never from input.
+    const name = `versus_test_${randomUUID().replaceAll('-', '')}`;
+    psql(POSTGRES, `CREATE DATABASE ${name}`);
+    const u = new URL(POSTGRES);
+    u.pathname = `/${name}`;
+    url = u.toString();
+    databases.set(dir, url);
+  }
+  return url;
+}
+
+// Each test file runs in its own process: its databases go when it ends (best effort; the
+// CI sweep removes what a crash leaves).
+process.on('exit', () => {
+  for (const url of databases.values()) {
+    const name = new URL(url).pathname.slice(1);
+    spawnSync('psql', [POSTGRES, '-w', '-X', '-q', '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);
+  }
+});
+
+// A PostgreSQL node needs its email keys configured (SQLite generates them in the data
+// folder): one throwaway key for this test file's servers.
+const EMAIL_KEYS = `web-test:${randomBytes(32).toString('base64')}`;
+
+/** Whether the servers use PostgreSQL (`VERSUS_WEB_POSTGRES_URL`) rather than SQLite. */
+export const ON_POSTGRES = POSTGRES !== '';
+
 /** A fresh data folder for one server. */
 export async function dataDir() {
   return mkdtemp(path.join(tmpdir(), 'versus-web-test-'));
@@ -66,9 +123,18 @@ export async function startServer({ dir, port = 0, env = {} }) {
   if (!existsSync(BIN)) {
     throw new Error(`server binary not found at ${BIN}: build it (cargo build -p versus-server) or set VERSUS_BIN`);
   }
-  const child = spawn(BIN, ['--listen', `127.0.0.1:${port}`, '--data-dir', dir], {
+  const database = databaseFor(dir);
+  const args = ['--listen', `127.0.0.1:${port}`, '--data-dir', dir];
+  if (database) args.push('--database-url', database);
+  const child = spawn(BIN, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', VERSUS_LOG_LEVEL: process.env.VERSUS_LOG_LEVEL ?? 'info', ...env },
+    env: {
+      ...process.env,
+      NO_COLOR: '1',
+      VERSUS_LOG_LEVEL: process.env.VERSUS_LOG_LEVEL ?? 'info',
+      ...(database ? { VERSUS_EMAIL_KEYS: EMAIL_KEYS } : {}),
+      ...env,
+    },
   });
   const logFile = path.join(ARTIFACTS, 'server-logs', `${path.basename(dir)}.log`);
   await mkdir(path.dirname(logFile), { recursive: true });

@@ -496,8 +496,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Take a seat through an invite link's code (until it expires or is revoked).
-         *     What an invite link invites to (the game, its creator, whether the link is still usable),
+         * What an invite link invites to (the game, its creator, whether the link is still usable),
          *     so a client can show it before the player joins. Blocks are not checked here: using the
          *     link is (`POST /api/v1/invite-links/{code}/accept`).
          */
@@ -519,6 +518,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Take a seat through an invite link's code (until it expires or is revoked). */
         post: operations["accept_link"];
         delete?: never;
         options?: never;
@@ -574,7 +574,9 @@ export interface paths {
         put?: never;
         /**
          * Accept an invite: you take a seat in the game (when every seat is taken, the session
-         *     starts).
+         *     starts). The invite is marked accepted first, so a cancel or expiry that got there
+         *     first wins and you are not seated; if the seat cannot be taken (the game filled up, the
+         *     open-games quota), the invite is pending again.
          */
         post: operations["accept_invite"];
         delete?: never;
@@ -805,7 +807,8 @@ export interface paths {
         get?: never;
         /**
          * Block a player: their chat messages are hidden from you from now on (live and in
-         *     history), on every node. Idempotent.
+         *     history), on every node; any friendship and pending friend requests between you end, and
+         *     their notifications are hidden from you. Idempotent.
          */
         put: operations["block"];
         post?: never;
@@ -2605,6 +2608,15 @@ export interface operations {
             };
             /** @description No valid token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: one of you blocks the other */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4433,7 +4445,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_state`: expired or revoked; `game_full`, `already_seated`: the join failed */
+            /** @description `invalid_state`: expired or revoked; `limit_reached`: you already sit in `max_open_games_per_player` open games; `game_full`, `already_seated`: the join failed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4638,7 +4650,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_state`: expired, answered or cancelled; `game_full`, `already_seated`: the join failed */
+            /** @description `invalid_state`: expired, answered or cancelled; `limit_reached`: you already sit in `max_open_games_per_player` open games; `game_full`, `already_seated`: the join failed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5291,7 +5303,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_state`: you already have a waiting ticket for this kind */
+            /** @description `invalid_state`: you already have a waiting ticket for this kind; `limit_reached`: you already sit in `max_open_games_per_player` open games */
             409: {
                 headers: {
                     [name: string]: unknown;

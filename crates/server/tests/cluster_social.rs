@@ -18,6 +18,7 @@ async fn presence_of(ws: &mut Ws, who: &str, status: &str) -> Value {
     eprintln!("waiting for {who} {status}");
     loop {
         let v = recv_type(ws, "presence").await;
+        eprintln!("presence: {}", v["presence"]);
         if v["player"]["username"] == who && v["presence"]["status"] == status {
             return v;
         }
@@ -158,4 +159,97 @@ async fn friends_on_two_nodes_see_presence_and_play_through_an_invite() {
         .await
         .unwrap();
     assert_eq!(friends["friends"][0]["presence"]["status"], "offline");
+}
+
+/// Presence announced by one node must not stop another from announcing a later change. Bob
+/// is connected to node B but plays a game that node A owns (he joins it through A), so A
+/// announces his game starting and ending; then he leaves B (offline, announced by B) and comes
+/// back on A: alice must see him offline, then online again. A node that compared against what
+/// it last announced itself would stay silent here (it announced "online" at the game's end).
+#[tokio::test]
+async fn presence_stays_right_when_the_game_owner_and_the_connection_are_on_different_nodes() {
+    let (Some(pg), Some(nats)) = (postgres_server_url(), nats_url("social")) else {
+        return;
+    };
+    let db = fresh_postgres_database(&pg)
+        .await
+        .expect("a fresh database");
+    let fast = [
+        ("VERSUS_PRESENCE_COALESCE_MS", "50"),
+        ("VERSUS_PRESENCE_REFRESH_MS", "200"),
+    ];
+    let a = start_node("presence-a", &db, &nats, &fast);
+    let b = start_node("presence-b", &db, &nats, &fast);
+    let http = reqwest::Client::new();
+    let alice = register(&http, &a, "alice").await;
+    let bob = register(&http, &b, "bob").await;
+    let carol = register(&http, &a, "carol").await;
+    let mut alice_ws = connect(&a, &alice).await;
+    let bob_ws = connect(&b, &bob).await;
+    let resp = http
+        .post(format!("http://{}/api/v1/friends/requests", a.addr))
+        .bearer_auth(&alice)
+        .json(&json!({ "username": "bob" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = http
+        .post(format!(
+            "http://{}/api/v1/friends/requests/alice/accept",
+            b.addr
+        ))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    presence_of(&mut alice_ws, "bob", "online").await;
+
+    // Carol creates a game on A and bob joins it through A: A runs the game.
+    let game: Value = http
+        .post(format!("http://{}/api/v1/games", a.addr))
+        .bearer_auth(&carol)
+        .json(&json!({ "kind": "tictactoe", "name": "on a" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let game_id = game["id"].as_str().unwrap().to_string();
+    let resp = http
+        .post(format!("http://{}/api/v1/games/{game_id}/join", a.addr))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v = presence_of(&mut alice_ws, "bob", "in_game").await;
+    assert_eq!(v["presence"]["game_id"], game_id.as_str());
+    let resp = http
+        .post(format!("http://{}/api/v1/games/{game_id}/resign", a.addr))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    presence_of(&mut alice_ws, "bob", "online").await;
+
+    // Bob leaves B: offline. He comes back on A: online again.
+    drop(bob_ws);
+    let v = presence_of(&mut alice_ws, "bob", "offline").await;
+    assert!(v["presence"]["last_seen"].is_string());
+    let _bob_ws = connect(&a, &bob).await;
+    presence_of(&mut alice_ws, "bob", "online").await;
+    let friends: Value = http
+        .get(format!("http://{}/api/v1/friends", b.addr))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(friends["friends"][0]["presence"]["status"], "online");
 }

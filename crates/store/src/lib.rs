@@ -33,8 +33,8 @@ use uuid::Uuid;
 pub use matchmaking::{MatchPlan, NewTicket, Planner, TicketRecord};
 pub use records::*;
 pub use social::{
-    FriendRecord, FriendRequestOutcome, FriendRequestRecord, InviteRecord, InviteState, NewInvite,
-    NewNotification, NotificationRecord, SocialStore,
+    AnnouncedPresence, FriendRecord, FriendRequestOutcome, FriendRequestRecord, InviteRecord,
+    InviteState, NewInvite, NewNotification, NotificationRecord, SocialStore,
 };
 
 /// What can go wrong in the store. Callers map these to client errors; `Database` is an

@@ -107,6 +107,9 @@ pub struct InviteRecord {
 pub struct NewNotification {
     pub id: Uuid,
     pub player_id: Uuid,
+    /// The player who caused it (a request's, an acceptance's or an invite's sender), if
+    /// any: hidden from the reader while they block that player.
+    pub from_id: Option<Uuid>,
     pub kind: String,
     /// A JSON document.
     pub payload: String,
@@ -121,6 +124,16 @@ pub struct NotificationRecord {
     pub payload: String,
     pub created_at_ms: i64,
     pub read_at_ms: Option<i64>,
+}
+
+/// A player's presence as friends were told it, cluster-wide
+/// ([`SocialStore::claim_presence_change`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnnouncedPresence {
+    Offline,
+    Online,
+    /// Online and seated in this game's session in progress.
+    InGame(Uuid),
 }
 
 /// The social part of the storage interface.
@@ -142,6 +155,9 @@ pub trait SocialStore {
     async fn friend_requests(&self, player: Uuid) -> Result<Vec<FriendRequestRecord>>;
     /// Ends a friendship (both directions); whether there was one.
     async fn remove_friend(&self, player: Uuid, friend: Uuid) -> Result<bool>;
+    /// Ends everything between two players (on a block): their friendship and the pending
+    /// friend requests either way, in one transaction.
+    async fn end_friendship(&self, a: Uuid, b: Uuid) -> Result<()>;
     /// `player`'s friends, by username, with their presence at `now_ms`.
     async fn friends(&self, player: Uuid, now_ms: i64) -> Result<Vec<FriendRecord>>;
     /// The ids of `player`'s friends.
@@ -169,6 +185,20 @@ pub trait SocialStore {
     async fn is_online(&self, player: Uuid, now_ms: i64) -> Result<bool>;
     /// The game whose current session `player` is seated in, in progress (the latest).
     async fn playing(&self, player: Uuid) -> Result<Option<Uuid>>;
+    /// Claims the announcement of a change in `player`'s presence, if there is one. In one
+    /// write transaction: locks their `presence_announced` row (a PostgreSQL row lock to the
+    /// commit; SQLite writers are serial anyway), reads their presence at `now_ms` (online
+    /// when some node holds an unexpired connection; in a game when also seated in a session
+    /// in progress) and, when it differs from the one last announced, records it — going
+    /// offline also records `last_seen = now_ms` — and returns it. `None`: friends were told
+    /// this already. Claims for one player are serial and each reads after the previous one
+    /// committed, so whichever node claims last announces what the database says, and a
+    /// change is announced once however many nodes notice it.
+    async fn claim_presence_change(
+        &self,
+        player: Uuid,
+        now_ms: i64,
+    ) -> Result<Option<AnnouncedPresence>>;
 
     async fn create_invite(&self, invite: NewInvite) -> Result<()>;
     async fn invite(&self, id: Uuid) -> Result<Option<InviteRecord>>;
@@ -178,9 +208,13 @@ pub trait SocialStore {
     /// Moves a pending, unexpired invite to `to`; false when it was not pending any more
     /// (or expired), so two racing answers cannot both win.
     async fn finish_invite(&self, id: Uuid, to: InviteState, now_ms: i64) -> Result<bool>;
+    /// Puts an accepted invite back to pending (the seat it was accepted for could not be
+    /// taken); false when it was not accepted.
+    async fn reopen_invite(&self, id: Uuid) -> Result<bool>;
 
     async fn create_notification(&self, n: NewNotification) -> Result<NotificationRecord>;
-    /// The player's notifications, newest first, older than `before` when given.
+    /// The player's notifications, newest first, older than `before` when given. Those from
+    /// a player they block are left out (here and in [`SocialStore::unread_notifications`]).
     async fn notifications(
         &self,
         player: Uuid,
@@ -383,6 +417,28 @@ macro_rules! impl_social {
                 Ok(done.rows_affected() > 0)
             }
 
+            async fn end_friendship(&self, a: uuid::Uuid, b: uuid::Uuid) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "DELETE FROM friendships WHERE (player_id = $1 AND friend_id = $2) \
+                     OR (player_id = $2 AND friend_id = $1)",
+                )
+                .bind(a.to_string())
+                .bind(b.to_string())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "DELETE FROM friend_requests WHERE (from_id = $1 AND to_id = $2) \
+                     OR (from_id = $2 AND to_id = $1)",
+                )
+                .bind(a.to_string())
+                .bind(b.to_string())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn friends(&self, player: uuid::Uuid, now_ms: i64) -> $crate::Result<Vec<$crate::social::FriendRecord>> {
                 let rows: Vec<(String, String, i64, Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(
                     "SELECT p.id, p.username, f.created_at, s.last_seen_ms, \
@@ -511,6 +567,84 @@ macro_rules! impl_social {
                 id.as_deref().map($crate::sql::parse_id).transpose()
             }
 
+            async fn claim_presence_change(
+                &self,
+                player: uuid::Uuid,
+                now_ms: i64,
+            ) -> $crate::Result<Option<$crate::social::AnnouncedPresence>> {
+                use $crate::social::AnnouncedPresence;
+                let mut tx = self.begin_write().await?;
+                // The player's row, locked until the commit (created 'offline' the first time).
+                let (state, game_id): (String, Option<String>) = sqlx::query_as(
+                    "INSERT INTO presence_announced (player_id, state, game_id) VALUES ($1, 'offline', NULL) \
+                     ON CONFLICT (player_id) DO UPDATE SET state = presence_announced.state \
+                     RETURNING state, game_id",
+                )
+                .bind(player.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => $crate::StoreError::NotFound,
+                    _ => $crate::StoreError::Database(e),
+                })?;
+                let before = match (state.as_str(), game_id) {
+                    ("online", _) => AnnouncedPresence::Online,
+                    ("in_game", Some(g)) => AnnouncedPresence::InGame($crate::sql::parse_id(&g)?),
+                    _ => AnnouncedPresence::Offline,
+                };
+                let online: Option<i32> = sqlx::query_scalar(
+                    "SELECT 1 FROM presence_connections WHERE player_id = $1 AND expires_at > $2 LIMIT 1",
+                )
+                .bind(player.to_string())
+                .bind(now_ms)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let now = if online.is_none() {
+                    AnnouncedPresence::Offline
+                } else {
+                    let playing: Option<String> = sqlx::query_scalar(
+                        "SELECT gs.game_id FROM player_game_sessions ps \
+                         JOIN game_sessions gs ON gs.id = ps.game_session_id \
+                         WHERE ps.player_id = $1 AND gs.state = 'in_progress' \
+                         ORDER BY gs.start_time DESC LIMIT 1",
+                    )
+                    .bind(player.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match playing {
+                        Some(g) => AnnouncedPresence::InGame($crate::sql::parse_id(&g)?),
+                        None => AnnouncedPresence::Online,
+                    }
+                };
+                if now == before {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let (state, game_id) = match now {
+                    AnnouncedPresence::Offline => ("offline", None),
+                    AnnouncedPresence::Online => ("online", None),
+                    AnnouncedPresence::InGame(g) => ("in_game", Some(g.to_string())),
+                };
+                sqlx::query("UPDATE presence_announced SET state = $2, game_id = $3 WHERE player_id = $1")
+                    .bind(player.to_string())
+                    .bind(state)
+                    .bind(game_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if now == AnnouncedPresence::Offline {
+                    sqlx::query(
+                        "INSERT INTO player_last_seen (player_id, last_seen_ms) VALUES ($1, $2) \
+                         ON CONFLICT (player_id) DO UPDATE SET last_seen_ms = $2",
+                    )
+                    .bind(player.to_string())
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(Some(now))
+            }
+
             async fn are_friends(&self, a: uuid::Uuid, b: uuid::Uuid) -> $crate::Result<bool> {
                 let row: Option<i32> = sqlx::query_scalar(
                     "SELECT 1 FROM friendships WHERE player_id = $1 AND friend_id = $2",
@@ -613,15 +747,27 @@ macro_rules! impl_social {
                 Ok(done.rows_affected() > 0)
             }
 
+            async fn reopen_invite(&self, id: uuid::Uuid) -> $crate::Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE invites SET state = 'pending' WHERE id = $1 AND state = 'accepted'",
+                )
+                .bind(id.to_string())
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn create_notification(&self, n: $crate::social::NewNotification) -> $crate::Result<$crate::social::NotificationRecord> {
                 sqlx::query(
-                    "INSERT INTO notifications (id, player_id, kind, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO notifications (id, player_id, kind, payload, created_at, from_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(n.id.to_string())
                 .bind(n.player_id.to_string())
                 .bind(&n.kind)
                 .bind(&n.payload)
                 .bind(n.created_at_ms)
+                .bind(n.from_id.map(|f| f.to_string()))
                 .execute(&self.pool)
                 .await
                 .map_err(|e| match &e {
@@ -648,6 +794,8 @@ macro_rules! impl_social {
                 let rows: Vec<$crate::social::NotificationRow> = sqlx::query_as(
                     "SELECT id, player_id, kind, payload, created_at, read_at FROM notifications \
                      WHERE player_id = $1 AND ($2 IS NULL OR id < $2) AND (NOT $3 OR read_at IS NULL) \
+                     AND (from_id IS NULL OR from_id NOT IN \
+                          (SELECT blocked_id FROM chat_blocks WHERE player_id = $1)) \
                      ORDER BY id DESC LIMIT $4",
                 )
                 .bind(player.to_string())
@@ -699,7 +847,9 @@ macro_rules! impl_social {
 
             async fn unread_notifications(&self, player: uuid::Uuid) -> $crate::Result<i64> {
                 Ok(sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM notifications WHERE player_id = $1 AND read_at IS NULL",
+                    "SELECT COUNT(*) FROM notifications WHERE player_id = $1 AND read_at IS NULL \
+                     AND (from_id IS NULL OR from_id NOT IN \
+                          (SELECT blocked_id FROM chat_blocks WHERE player_id = $1))",
                 )
                 .bind(player.to_string())
                 .fetch_one(&self.pool)

@@ -101,6 +101,7 @@ conformance!(
     invites_are_answered_once_and_expire,
     notifications_are_paged_newest_first_and_marked_read,
     presence_is_counted_per_node_and_expires,
+    presence_changes_are_claimed_once_each,
     // matchmaking (issue 9)
     matchmaking_tickets_wait_once_per_kind_pair_once_and_expire,
     // real-time kinds (issue 10)
@@ -1893,6 +1894,19 @@ async fn friend_requests_become_symmetric_friendships(store: DynStore) {
     assert!(!store.are_friends(alice, bob).await.unwrap());
     assert!(!store.remove_friend(alice, bob).await.unwrap());
     assert_eq!(store.friends(bob, 0).await.unwrap().len(), 0);
+    // Ending everything (a block): the friendship and requests either way.
+    store.send_friend_request(dave, carol, 9).await.unwrap();
+    store.send_friend_request(alice, dave, 9).await.unwrap();
+    store.end_friendship(alice, carol).await.unwrap();
+    store.end_friendship(dave, carol).await.unwrap();
+    assert!(!store.are_friends(alice, carol).await.unwrap());
+    assert!(!store.are_friends(carol, alice).await.unwrap());
+    assert!(store.friend_requests(carol).await.unwrap().is_empty());
+    assert_eq!(
+        store.friend_requests(dave).await.unwrap().len(),
+        1,
+        "alice's request to dave stays"
+    );
 }
 
 async fn invites_are_answered_once_and_expire(store: DynStore) {
@@ -1977,6 +1991,21 @@ async fn invites_are_answered_once_and_expire(store: DynStore) {
         store.invite(direct.id).await.unwrap().unwrap().state,
         InviteState::Accepted
     );
+    // An accept whose seat could not be taken gives the invite back, once.
+    assert!(store.reopen_invite(direct.id).await.unwrap());
+    assert!(!store.reopen_invite(direct.id).await.unwrap());
+    assert_eq!(
+        store.invite(direct.id).await.unwrap().unwrap().state,
+        InviteState::Pending
+    );
+    assert_eq!(store.pending_invites(bob, 500).await.unwrap().len(), 1);
+    assert!(
+        store
+            .finish_invite(direct.id, InviteState::Accepted, 999)
+            .await
+            .unwrap()
+    );
+    assert!(!store.reopen_invite(link.id).await.unwrap(), "not accepted");
     assert!(
         store
             .finish_invite(link.id, InviteState::Cancelled, 5)
@@ -2007,6 +2036,7 @@ async fn notifications_are_paged_newest_first_and_marked_read(store: DynStore) {
             .create_notification(NewNotification {
                 id: Uuid::now_v7(),
                 player_id: alice,
+                from_id: None,
                 kind: "friend_request".into(),
                 payload: format!("{{\"i\":{i}}}"),
                 created_at_ms: i,
@@ -2019,6 +2049,7 @@ async fn notifications_are_paged_newest_first_and_marked_read(store: DynStore) {
         .create_notification(NewNotification {
             id: Uuid::now_v7(),
             player_id: bob,
+            from_id: None,
             kind: "x".into(),
             payload: "{}".into(),
             created_at_ms: 9,
@@ -2071,6 +2102,30 @@ async fn notifications_are_paged_newest_first_and_marked_read(store: DynStore) {
     );
     assert_eq!(store.unread_notifications(alice).await.unwrap(), 0);
     assert_eq!(store.unread_notifications(bob).await.unwrap(), 1);
+
+    // Those from a player bob blocks are hidden while he does.
+    let from_alice = store
+        .create_notification(NewNotification {
+            id: Uuid::now_v7(),
+            player_id: bob,
+            from_id: Some(alice),
+            kind: "friend_request".into(),
+            payload: "{}".into(),
+            created_at_ms: 70,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.unread_notifications(bob).await.unwrap(), 2);
+    store.block_player(bob, alice, 80).await.unwrap();
+    assert_eq!(store.unread_notifications(bob).await.unwrap(), 1);
+    let bobs = store.notifications(bob, None, false, 10).await.unwrap();
+    assert_eq!(bobs.len(), 1);
+    assert_ne!(bobs[0].id, from_alice.id);
+    assert!(store.unblock_player(bob, alice).await.unwrap());
+    assert_eq!(
+        store.notifications(bob, None, true, 10).await.unwrap()[0].id,
+        from_alice.id
+    );
 }
 
 async fn presence_is_counted_per_node_and_expires(store: DynStore) {
@@ -2132,6 +2187,78 @@ async fn presence_is_counted_per_node_and_expires(store: DynStore) {
     )
     .await;
     assert_eq!(store.playing(alice).await.unwrap(), Some(game));
+}
+
+/// What friends were last told is one row per player: a change is claimed once, whoever
+/// asks, and going offline records when.
+async fn presence_changes_are_claimed_once_each(store: DynStore) {
+    use versus_store::AnnouncedPresence;
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    assert_eq!(
+        store.claim_presence_change(alice, 1).await.unwrap(),
+        None,
+        "never announced: offline already"
+    );
+    store
+        .set_node_presence(alice, "n1", 1, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim_presence_change(alice, 10).await.unwrap(),
+        Some(AnnouncedPresence::Online)
+    );
+    assert_eq!(store.claim_presence_change(alice, 11).await.unwrap(), None);
+    // Another node (n2) noticing the same player changes nothing.
+    store
+        .set_node_presence(alice, "n2", 1, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(store.claim_presence_change(alice, 12).await.unwrap(), None);
+    let (game, _) = game_with(
+        &store,
+        bob,
+        "tictactoe",
+        "public",
+        1,
+        "in_progress",
+        &[bob, alice],
+    )
+    .await;
+    assert_eq!(
+        store.claim_presence_change(alice, 20).await.unwrap(),
+        Some(AnnouncedPresence::InGame(game))
+    );
+    assert_eq!(store.claim_presence_change(alice, 21).await.unwrap(), None);
+    assert_eq!(store.last_seen(alice).await.unwrap(), None);
+    // Both nodes' rows expire at 1_000: offline, seen then.
+    assert_eq!(
+        store.claim_presence_change(alice, 1_000).await.unwrap(),
+        Some(AnnouncedPresence::Offline)
+    );
+    assert_eq!(store.last_seen(alice).await.unwrap(), Some(1_000));
+    assert_eq!(
+        store.claim_presence_change(alice, 1_001).await.unwrap(),
+        None
+    );
+    // Claims racing for one change: exactly one wins.
+    store
+        .set_node_presence(alice, "n1", 1, 9_000)
+        .await
+        .unwrap();
+    let claims = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.claim_presence_change(alice, 2_000).await.unwrap() })
+    });
+    let mut won = Vec::new();
+    for c in claims {
+        won.extend(c.await.unwrap());
+    }
+    assert_eq!(won, [AnnouncedPresence::InGame(game)]);
+    assert!(matches!(
+        store.claim_presence_change(Uuid::now_v7(), 1).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 // --- matchmaking (issue 9) -----------------------------------------------------------------

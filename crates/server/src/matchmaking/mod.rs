@@ -299,9 +299,11 @@ impl Matchmaker {
         }
     }
 
-    /// Puts `player` in the pool.
+    /// Puts `player` in the pool, unless they already sit in `max_open_games_per_player`
+    /// open games (the quota a join applies; checked when the ticket is made).
     pub async fn create(&self, player: &PlayerRef, req: TicketRequest) -> Result<Ticket, ApiError> {
         validate(&req)?;
+        self.inner.games.check_open_games(player.id).await?;
         let rating = self
             .inner
             .store

@@ -304,7 +304,8 @@ async fn target(state: &AppState, authed: &Authed, username: &str) -> Result<Uui
 }
 
 /// Block a player: their chat messages are hidden from you from now on (live and in
-/// history), on every node. Idempotent.
+/// history), on every node; any friendship and pending friend requests between you end, and
+/// their notifications are hidden from you. Idempotent.
 #[utoipa::path(put, path = "/api/v1/me/blocks/{username}", tag = "chat",
     security(("bearer" = [])),
     params(("username" = String, Path, description = "The player to block")),
@@ -321,6 +322,7 @@ async fn block(
 ) -> Result<StatusCode, ApiError> {
     let other = target(&state, &authed, &username).await?;
     state.chat.set_block(authed.player.id, other, true).await?;
+    state.social.blocked(authed.player.id, other).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -40,7 +40,7 @@ fn ticket_id(raw: &str) -> Result<Uuid, ApiError> {
         (status = 201, description = "Waiting in the pool", body = Ticket),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`invalid_state`: you already have a waiting ticket for this kind", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid_state`: you already have a waiting ticket for this kind; `limit_reached`: you already sit in `max_open_games_per_player` open games", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`unknown_kind`, `validation_failed` or `malformed_request`", body = Problem, content_type = "application/problem+json"),

@@ -198,6 +198,7 @@ async fn send_request(
         FriendRequestOutcome::Sent => {
             notify(
                 &state,
+                authed.player.id,
                 to.id,
                 NotificationKind::FriendRequest,
                 serde_json::json!({ "from": me(&authed) }),
@@ -208,6 +209,7 @@ async fn send_request(
         FriendRequestOutcome::Accepted => {
             notify(
                 &state,
+                authed.player.id,
                 to.id,
                 NotificationKind::FriendAccepted,
                 serde_json::json!({ "friend": me(&authed) }),
@@ -223,13 +225,19 @@ async fn send_request(
 
 /// New friends hear each other's presence at once.
 async fn befriended(state: &AppState, a: Uuid, b: Uuid) {
-    state.social.tell_presence(a, b).await;
-    state.social.tell_presence(b, a).await;
+    state.social.befriended(a, b).await;
 }
 
-/// Stores and delivers a notification; a failure is logged, never the caller's error.
-async fn notify(state: &AppState, to: Uuid, kind: NotificationKind, data: serde_json::Value) {
-    if let Err(e) = state.social.notify(to, kind, data).await {
+/// Stores and delivers a notification from `from`; a failure is logged, never the caller's
+/// error.
+async fn notify(
+    state: &AppState,
+    from: Uuid,
+    to: Uuid,
+    kind: NotificationKind,
+    data: serde_json::Value,
+) {
+    if let Err(e) = state.social.notify(to, Some(from), kind, data).await {
         tracing::warn!(player = %to, error = %e, "cannot store a notification");
     }
 }
@@ -241,6 +249,7 @@ async fn notify(state: &AppState, to: Uuid, kind: NotificationKind, data: serde_
     responses(
         (status = 204, description = "Friends now"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: one of you blocks the other", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such player, or no request from them", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: yourself", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -250,6 +259,9 @@ async fn accept_request(
     authed: Authed,
 ) -> Result<StatusCode, ApiError> {
     let from = other(&state, &authed, &username).await?;
+    if blocked_between(&state, authed.player.id, from.id).await? {
+        return Err(forbidden("you cannot befriend this player"));
+    }
     match state
         .store
         .accept_friend_request(authed.player.id, from.id, now_ms())
@@ -263,6 +275,7 @@ async fn accept_request(
     }
     notify(
         &state,
+        authed.player.id,
         from.id,
         NotificationKind::FriendAccepted,
         serde_json::json!({ "friend": me(&authed) }),
@@ -455,6 +468,7 @@ async fn invite_player(
     let invite = invite_view(&record, now);
     notify(
         &state,
+        authed.player.id,
         to.id,
         NotificationKind::Invite,
         serde_json::json!({ "invite": invite, "kind": game.kind, "name": game.name }),
@@ -565,7 +579,9 @@ fn pending(invite: &InviteRecord, now: i64) -> Result<(), ApiError> {
 }
 
 /// Accept an invite: you take a seat in the game (when every seat is taken, the session
-/// starts).
+/// starts). The invite is marked accepted first, so a cancel or expiry that got there
+/// first wins and you are not seated; if the seat cannot be taken (the game filled up, the
+/// open-games quota), the invite is pending again.
 #[utoipa::path(post, path = "/api/v1/invites/{id}/accept", tag = "social",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The invite")),
@@ -574,7 +590,7 @@ fn pending(invite: &InviteRecord, now: i64) -> Result<(), ApiError> {
         (status = 400, description = "`malformed_request`: the id is not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such invite to you", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`invalid_state`: expired, answered or cancelled; `game_full`, `already_seated`: the join failed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid_state`: expired, answered or cancelled; `limit_reached`: you already sit in `max_open_games_per_player` open games; `game_full`, `already_seated`: the join failed", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`unavailable`: the game's owner did not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn accept_invite(
@@ -584,14 +600,31 @@ async fn accept_invite(
 ) -> Result<Json<InviteAccepted>, ApiError> {
     let invite = my_invite(&state, &authed, &id).await?;
     pending(&invite, now_ms())?;
-    state
-        .games
-        .act(invite.game_id, me(&authed), Action::Join)
-        .await?;
-    state
+    // The quota a join applies (`act_as_client` would also hide a private game from the
+    // invitee, which is what the invite is for).
+    state.games.check_open_games(authed.player.id).await?;
+    // Claimed before the seat is taken: of an accept and a racing cancel (or the expiry),
+    // exactly one wins, and a player is never seated through a cancelled invite.
+    if !state
         .store
         .finish_invite(invite.id, versus_store::InviteState::Accepted, now_ms())
-        .await?;
+        .await?
+    {
+        return Err(invalid_state(
+            "the invite was answered, cancelled or expired meanwhile",
+        ));
+    }
+    if let Err(e) = state
+        .games
+        .act(invite.game_id, me(&authed), Action::Join)
+        .await
+    {
+        // Not seated: the invite is as it was (pending, or expired by now).
+        if let Err(re) = state.store.reopen_invite(invite.id).await {
+            tracing::warn!(invite = %invite.id, error = %re, "cannot reopen an invite");
+        }
+        return Err(e.into());
+    }
     Ok(Json(InviteAccepted {
         game_id: invite.game_id,
     }))
@@ -663,7 +696,6 @@ async fn cancel_invite(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Take a seat through an invite link's code (until it expires or is revoked).
 /// What an invite link invites to (the game, its creator, whether the link is still usable),
 /// so a client can show it before the player joins. Blocks are not checked here: using the
 /// link is (`POST /api/v1/invite-links/{code}/accept`).
@@ -697,6 +729,7 @@ async fn show_link(
     }))
 }
 
+/// Take a seat through an invite link's code (until it expires or is revoked).
 #[utoipa::path(post, path = "/api/v1/invite-links/{code}/accept", tag = "social",
     security(("bearer" = [])),
     params(("code" = String, Path, description = "The link's code")),
@@ -705,7 +738,7 @@ async fn show_link(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`: the game's creator blocks you, or you them", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such link", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`invalid_state`: expired or revoked; `game_full`, `already_seated`: the join failed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid_state`: expired or revoked; `limit_reached`: you already sit in `max_open_games_per_player` open games; `game_full`, `already_seated`: the join failed", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`unavailable`: the game's owner did not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn accept_link(
@@ -722,6 +755,9 @@ async fn accept_link(
     if blocked_between(&state, authed.player.id, invite.from_id).await? {
         return Err(forbidden("you cannot use this player's invite"));
     }
+    state.games.check_open_games(authed.player.id).await?;
+    // A link serves every seat, so using it does not finish it: a revoke that commits while
+    // this join is on its way does not stop this one (it stops every later one).
     state
         .games
         .act(invite.game_id, me(&authed), Action::Join)

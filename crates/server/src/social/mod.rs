@@ -15,12 +15,19 @@
 //! `presence_connections (player, node, connections, expires_at)`; it refreshes the expiry of
 //! all its rows every `presence_refresh_ms` (expiry = 3 refreshes), so a dead node's rows
 //! expire and any node's sweep deletes them and announces those players offline. A change
-//! (a connection opened or closed, a game of theirs started or ended) only marks the player
-//! dirty; every `presence_coalesce_ms` the node writes its counts for the dirty players,
-//! reads each one's cluster-wide presence (online anywhere? seated in a game in progress?)
-//! and, only when it differs from what this node last announced, publishes a `presence`
-//! message to each friend's inbox — so a connection that flaps within the window sends
-//! nothing. Going offline records `last_seen` in the database.
+//! (a connection opened or closed here, a game of theirs run here started or ended) only marks
+//! the player dirty; every `presence_coalesce_ms` the node writes its counts for the dirty
+//! players and, for each one, claims the announcement in the database
+//! (`SocialStore::claim_presence_change`): one transaction locks the player's row of
+//! `presence_announced` (what friends were last told, cluster-wide), reads their presence
+//! (online anywhere? seated in a game in progress?) and records it only when it differs. Only
+//! the node whose claim changed the row publishes a `presence` message to each friend's
+//! inbox. So a connection that flaps within the window sends nothing, two nodes noticing one
+//! change announce it once, and no node holds a memory of what was said that another node's
+//! announcement could make stale (a player connected to one node while a game of theirs runs
+//! on another is announced by both, each comparing with the same row). Going offline records
+//! `last_seen` in the same transaction. Becoming friends claims both players' presence first
+//! ([`Social::befriended`]), then tells the new friend directly if nothing changed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -34,7 +41,7 @@ use versus_protocol::{
     GameEvent, Notification, NotificationKind, PlayerRef, Presence, PresenceStatus, PresenceUpdate,
     ServerMessage, close_code,
 };
-use versus_store::{DynStore, NewNotification, NotificationRecord};
+use versus_store::{AnnouncedPresence, DynStore, NewNotification, NotificationRecord};
 
 use crate::bus::Bus;
 use crate::games::Wire;
@@ -86,8 +93,6 @@ struct Inner {
     config: SocialConfig,
     local: Mutex<HashMap<Uuid, Local>>,
     dirty: Mutex<HashSet<Uuid>>,
-    /// What this node last announced per player.
-    announced: Mutex<HashMap<Uuid, Presence>>,
     /// This node's writes of its presence counts take turns (one at a time): a reconnect
     /// storm's writes wait here, not in the database pool everyone else needs.
     presence_writes: tokio::sync::Semaphore,
@@ -112,7 +117,6 @@ impl Social {
                 config,
                 local: Mutex::new(HashMap::new()),
                 dirty: Mutex::new(HashSet::new()),
-                announced: Mutex::new(HashMap::new()),
                 presence_writes: tokio::sync::Semaphore::new(1),
                 tap,
             }),
@@ -148,9 +152,14 @@ impl Social {
             // announcement waits for the coalescing window. The write takes its turn among
             // this node's presence writes (one at a time: a reconnect storm's writes must not
             // fill the database pool) and writes the count as it is then, so a late write
-            // cannot undo a newer one.
+            // cannot undo a newer one. The player is marked again once this write is done, so
+            // a flush that ran before it (after a quick disconnect) is followed by one that
+            // writes the true count again.
             let social = self.clone();
-            tokio::spawn(async move { social.write_presence(player, true).await });
+            tokio::spawn(async move {
+                social.write_presence(player, true).await;
+                social.mark(player);
+            });
         }
         self.mark(player);
     }
@@ -196,6 +205,25 @@ impl Social {
             .insert(player);
     }
 
+    /// The players with a WebSocket on this node.
+    fn local_players(&self) -> Vec<Uuid> {
+        self.inner
+            .local
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    fn local_len(&self) -> usize {
+        self.inner
+            .local
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
     fn local_count(&self, player: Uuid) -> i64 {
         self.inner
             .local
@@ -237,10 +265,12 @@ impl Social {
         }
     }
 
-    /// Stores a notification for `player` and delivers it live.
+    /// Stores a notification for `player` and delivers it live. `from`: the player who
+    /// caused it, if any (hidden from `player`'s list while they block `from`).
     pub async fn notify(
         &self,
         player: Uuid,
+        from: Option<Uuid>,
         kind: NotificationKind,
         data: serde_json::Value,
     ) -> Result<Notification, versus_store::StoreError> {
@@ -254,6 +284,7 @@ impl Social {
             .create_notification(NewNotification {
                 id: Uuid::now_v7(),
                 player_id: player,
+                from_id: from,
                 kind: kind_str,
                 payload: data.to_string(),
                 created_at_ms: now_ms(),
@@ -291,8 +322,30 @@ impl Social {
         }
     }
 
-    /// Sends `to` the current presence of `about` (a new friend's, at once).
-    pub async fn tell_presence(&self, about: Uuid, to: Uuid) {
+    /// `player` has just blocked `other`: whatever was between them socially ends (their
+    /// friendship, so neither hears the other's presence any more, and friend requests
+    /// either way). Notifications from `other` are kept but hidden from `player` while the
+    /// block lasts (`SocialStore::notifications`).
+    pub async fn blocked(&self, player: Uuid, other: Uuid) -> Result<(), versus_store::StoreError> {
+        self.inner.store.end_friendship(player, other).await
+    }
+
+    /// `a` and `b` have just become friends: each hears the other's presence at once. Each
+    /// one's presence is claimed first (a change still waiting for the next flush), which
+    /// tells all their friends, the new one included, when it changed; otherwise only the new
+    /// friend is told.
+    pub async fn befriended(&self, a: Uuid, b: Uuid) {
+        for (about, to) in [(a, b), (b, a)] {
+            match self.announce(about).await {
+                Ok(true) => {}
+                Ok(false) => self.tell_presence(about, to).await,
+                Err(e) => tracing::warn!(player = %about, error = %e, "cannot announce presence"),
+            }
+        }
+    }
+
+    /// Sends `to` the current presence of `about`.
+    async fn tell_presence(&self, about: Uuid, to: Uuid) {
         let (Ok(presence), Ok(Some(record))) = (
             self.presence_of(about).await,
             self.inner.store.player_by_id(about).await,
@@ -313,7 +366,8 @@ impl Social {
         now_ms() + 3 * self.inner.config.presence_refresh.as_millis() as i64
     }
 
-    /// Writes this node's counts for the dirty players and announces what changed.
+    /// Writes this node's counts for the dirty players and announces what changed for them
+    /// and for `expired` (players whose rows on a dead node expired).
     async fn flush(&self, expired: Vec<Uuid>) {
         let dirty: Vec<Uuid> = self
             .inner
@@ -325,57 +379,46 @@ impl Social {
         for player in &dirty {
             self.write_presence(*player, false).await;
         }
-        let expired: HashSet<Uuid> = expired.into_iter().collect();
-        for player in dirty.iter().chain(expired.iter()) {
-            if let Err(e) = self.announce(*player, expired.contains(player)).await {
+        let players: HashSet<Uuid> = dirty.into_iter().chain(expired).collect();
+        for player in players {
+            if let Err(e) = self.announce(player).await {
                 tracing::warn!(%player, error = %e, "cannot announce presence");
             }
         }
     }
 
-    async fn announce(&self, player: Uuid, expired: bool) -> Result<(), versus_store::StoreError> {
+    /// Tells `player`'s friends of their presence if it changed since it was last announced
+    /// (by any node); whether it had. Claimed for friendless players too, so the record (and
+    /// `last_seen`) is right when they make a friend.
+    async fn announce(&self, player: Uuid) -> Result<bool, versus_store::StoreError> {
         let store = &self.inner.store;
-        let mut presence = self.presence_of(player).await?;
-        let before = self
-            .inner
-            .announced
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&player)
-            .cloned();
-        let offline = presence.status == PresenceStatus::Offline;
-        if offline {
-            // This node never announced them (a connection that came and went within one
-            // window): nothing to say, unless a dead node's rows expired.
-            if before.is_none() && !expired {
-                return Ok(());
-            }
-            if before
-                .as_ref()
-                .is_some_and(|b| b.status == PresenceStatus::Offline)
-            {
-                return Ok(());
-            }
-            let now = now_ms();
-            store.set_last_seen(player, now).await?;
-            presence.last_seen = Some(time_from_ms(now));
-        } else if before.as_ref() == Some(&presence) {
-            return Ok(());
+        let now = now_ms();
+        let Some(change) = store.claim_presence_change(player, now).await? else {
+            return Ok(false);
+        };
+        let friends = store.friend_ids(player).await?;
+        if friends.is_empty() {
+            return Ok(true);
         }
-        {
-            let mut announced = self
-                .inner
-                .announced
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if offline {
-                announced.remove(&player);
-            } else {
-                announced.insert(player, presence.clone());
-            }
-        }
+        let presence = match change {
+            AnnouncedPresence::Offline => Presence {
+                status: PresenceStatus::Offline,
+                game_id: None,
+                last_seen: Some(time_from_ms(now)),
+            },
+            AnnouncedPresence::Online => Presence {
+                status: PresenceStatus::Online,
+                game_id: None,
+                last_seen: None,
+            },
+            AnnouncedPresence::InGame(game_id) => Presence {
+                status: PresenceStatus::InGame,
+                game_id: Some(game_id),
+                last_seen: None,
+            },
+        };
         let Some(record) = store.player_by_id(player).await? else {
-            return Ok(());
+            return Ok(false);
         };
         let msg = ServerMessage::Presence(PresenceUpdate {
             player: PlayerRef {
@@ -384,10 +427,10 @@ impl Social {
             },
             presence,
         });
-        for friend in store.friend_ids(player).await? {
+        for friend in friends {
             self.send_to(friend, &msg).await;
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -444,8 +487,17 @@ async fn presence_task(social: Social, shutdown: CancellationToken) {
             () = shutdown.cancelled() => break,
             _ = flush.tick() => social.flush(Vec::new()).await,
             _ = refresh.tick() => {
-                if let Err(e) = store.refresh_node_presence(&node, social.expiry()).await {
-                    tracing::warn!(error = %e, "cannot refresh presence");
+                match store.refresh_node_presence(&node, social.expiry()).await {
+                    // Fewer rows than players here: some expired while this node was slow
+                    // to refresh (another node's sweep deleted them and announced those
+                    // players offline). Write them all again at the next flush.
+                    Ok(rows) if rows < social.local_len() as u64 => {
+                        for p in social.local_players() {
+                            social.mark(p);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot refresh presence"),
                 }
                 match store.expire_presence(now_ms()).await {
                     Ok(expired) if !expired.is_empty() => social.flush(expired).await,
@@ -459,7 +511,7 @@ async fn presence_task(social: Social, shutdown: CancellationToken) {
     match store.clear_node_presence(&node).await {
         Ok(players) => {
             for p in players {
-                let _ = social.announce(p, true).await;
+                let _ = social.announce(p).await;
             }
         }
         Err(e) => tracing::warn!(error = %e, "cannot clear presence"),
@@ -536,7 +588,7 @@ async fn tell_turn(social: &Social, game_id: Uuid, to: Option<Uuid>) {
         Ok(_) => {
             let data = serde_json::json!({ "game_id": game_id });
             if let Err(e) = social
-                .notify(player, NotificationKind::YourTurn, data)
+                .notify(player, None, NotificationKind::YourTurn, data)
                 .await
             {
                 tracing::warn!(%player, error = %e, "cannot store a notification");
@@ -569,7 +621,7 @@ async fn tap_task(social: Social, mut rx: mpsc::Receiver<crate::chat::SystemNote
         };
         for p in seated {
             social.mark(p);
-            if let Err(e) = social.notify(p, kind, data.clone()).await {
+            if let Err(e) = social.notify(p, None, kind, data.clone()).await {
                 tracing::warn!(player = %p, error = %e, "cannot store a notification");
             }
         }

@@ -446,3 +446,26 @@ mod expiry {
         }
     }
 }
+
+/// A ticket is a join to come: the open-games quota applies when it is made (REST and socket).
+mod quota {
+    use super::*;
+
+    both_backends! {
+        settings = &[("max_open_games_per_player", "1")];
+
+        async fn a_player_at_the_open_games_quota_cannot_wait_for_a_match(app: TestApp) {
+            let p = crate::games::player(&app, "alice").await;
+            let t = p.token.clone();
+            let game = crate::games::create(&app, &p, "tictactoe", json!({})).await;
+            assert_problem(create_ticket(&app, &t, &json!({"kind": "connect4"})).await, 409, "limit_reached").await;
+            let mut ws = WsClient::connect(&app, &t).await;
+            let id = ws.next_id();
+            let reply = ws.request(&ClientMessage::MatchmakingJoin { id: Some(id), kind: "connect4".into(), time_control: None, rated: false }).await;
+            assert!(matches!(reply, ServerMessage::Error { code: versus_protocol::ErrorCode::LimitReached, .. }), "{reply:?}");
+            // Once that game is gone, the ticket is made.
+            crate::games::action_ok(&app, &p, game.id, "abort").await;
+            assert_eq!(create_ticket(&app, &t, &json!({"kind": "connect4"})).await.status(), 201);
+        }
+    }
+}

@@ -152,6 +152,65 @@ both_backends! {
         assert_problem(resp, 403, "forbidden").await;
     }
 
+    async fn blocking_ends_the_friendship_and_requests_and_hides_the_blocked_players_notifications(app: TestApp) {
+        let alice = player(&app, "alice").await;
+        let bob = player(&app, "bob").await;
+        let carol = player(&app, "carol").await;
+        let dave = player(&app, "dave").await;
+        befriend(&app, &alice, &bob).await;
+        // Pending requests both ways between bob and the players he will block.
+        post(&app, &carol, "/api/v1/friends/requests", json!({ "username": "bob" })).await;
+        post(&app, &bob, "/api/v1/friends/requests", json!({ "username": "dave" })).await;
+        let game_id = waiting_game(&app, &alice, "private").await;
+        let resp = post(&app, &alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": "bob" })).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let kinds = |page: &NotificationPage| page.notifications.iter().map(|n| (n.kind, n.data.to_string())).collect::<Vec<_>>();
+        let before = notifications(&app, &bob).await;
+        assert_eq!(before.unread, 3, "alice's request and invite, carol's request: {:?}", kinds(&before));
+        let mut alice_ws = WsClient::connect(&app, &alice.token).await;
+
+        for name in ["alice", "carol", "dave"] {
+            let resp = app.http.put(app.url(&format!("/api/v1/me/blocks/{name}"))).bearer_auth(&bob.token).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        }
+        // No friendship, no request either way, on both sides.
+        let bobs: FriendList = get(&app, &bob, "/api/v1/friends").await;
+        assert!(bobs.friends.is_empty() && bobs.incoming.is_empty() && bobs.outgoing.is_empty(), "{bobs:?}");
+        for p in [&alice, &carol, &dave] {
+            let theirs: FriendList = get(&app, p, "/api/v1/friends").await;
+            assert!(theirs.friends.is_empty() && theirs.incoming.is_empty() && theirs.outgoing.is_empty(), "{}: {theirs:?}", p.username);
+        }
+        // Their notifications are hidden from bob, and not counted.
+        let after = notifications(&app, &bob).await;
+        assert!(after.notifications.is_empty(), "{:?}", kinds(&after));
+        assert_eq!(after.unread, 0);
+        // Alice, not a friend any more, hears nothing of bob coming online.
+        let bob_ws = WsClient::connect(&app, &bob.token).await;
+        let carols_ws = WsClient::connect(&app, &carol.token).await;
+        befriend(&app, &carol, &alice).await;
+        let m = alice_ws.recv_until(|m| matches!(m, ServerMessage::Presence(_))).await;
+        let ServerMessage::Presence(p) = m else { unreachable!() };
+        assert_eq!(p.player.username, "carol", "the first presence alice hears is her new friend's, not bob's");
+        // Accepting a request across a block is refused too.
+        let resp = app.http.delete(app.url("/api/v1/me/blocks/dave")).bearer_auth(&bob.token).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        post(&app, &dave, "/api/v1/friends/requests", json!({ "username": "bob" })).await;
+        let resp = app.http.put(app.url("/api/v1/me/blocks/dave")).bearer_auth(&bob.token).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        let resp = app.authed_post("/api/v1/friends/requests/dave/accept", &bob.token).await;
+        assert_problem(resp, 403, "forbidden").await;
+        // Unblocking carol shows her old notification again (it was hidden, not deleted); the
+        // request itself is gone.
+        let resp = app.http.delete(app.url("/api/v1/me/blocks/carol")).bearer_auth(&bob.token).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        let shown = notifications(&app, &bob).await;
+        assert_eq!(shown.notifications.len(), 1, "{:?}", kinds(&shown));
+        assert_eq!(shown.notifications[0].data["from"]["username"], "carol");
+        let bobs: FriendList = get(&app, &bob, "/api/v1/friends").await;
+        assert!(bobs.incoming.is_empty());
+        drop((bob_ws, carols_ws));
+    }
+
     async fn an_accepted_invite_seats_the_friend_and_starts_the_game(app: TestApp) {
         let alice = player(&app, "alice").await;
         let bob = player(&app, "bob").await;
@@ -411,6 +470,289 @@ mod presence {
             let alices: FriendList = get(&app, &alice, "/api/v1/friends").await;
             assert_eq!(alices.friends[0].presence.status, PresenceStatus::Offline);
             assert!(alices.friends[0].presence.last_seen.is_some());
+        }
+    }
+}
+
+/// Presence coalescing, with the default one-second window and one connection per player
+/// (so a reconnect is accepted only once the server has let go of the previous connection:
+/// each flap really takes the player offline on the server, and back).
+mod flapping {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::ws_client::{Ws, connect_raw, hello, read_message, send_text};
+    use versus_protocol::ErrorCode;
+
+    const WINDOW_MS: u128 = 1000;
+    const FLAPS: usize = 5;
+
+    /// Opens `p`'s one connection, retrying while the server still holds their last one.
+    async fn connect_alone(app: &TestApp, p: &Player) -> Ws {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut ws = connect_raw(app).await;
+            send_text(&mut ws, serde_json::to_string(&hello(&p.token)).unwrap()).await;
+            match read_message(&mut ws).await {
+                ServerMessage::Welcome { .. } => return ws,
+                ServerMessage::Error {
+                    code: ErrorCode::LimitReached,
+                    ..
+                } => {}
+                other => panic!("expected welcome or limit_reached, got {other:?}"),
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server never let go of the last connection"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    both_backends! {
+        settings = &[("presence_coalesce_ms", "1000"), ("ws_max_connections_per_player", "1")];
+
+        async fn flapping_the_only_connection_within_a_window_floods_no_friend(app: TestApp) {
+            let alice = player(&app, "alice").await;
+            let bob = player(&app, "bob").await;
+            let carol = player(&app, "carol").await;
+            befriend(&app, &alice, &bob).await;
+            let mut alice_ws = WsClient::connect(&app, &alice.token).await;
+            let about_bob = |m: &ServerMessage| matches!(m, ServerMessage::Presence(p) if p.player.username == "bob");
+            let mut bob_ws = connect_alone(&app, &bob).await;
+            let m = alice_ws.recv_until(about_bob).await;
+            let ServerMessage::Presence(p) = m else { unreachable!() };
+            assert_eq!(p.presence.status, PresenceStatus::Online);
+            let game_id = waiting_game(&app, &carol, "public").await;
+
+            // Bob's only connection goes and comes back, again and again: offline and online
+            // on the server each time.
+            let started = Instant::now();
+            for _ in 0..FLAPS {
+                drop(bob_ws);
+                bob_ws = connect_alone(&app, &bob).await;
+            }
+            let flapping_ms = started.elapsed().as_millis();
+            // Then a change that must be announced: bob sits down to a game. Whatever the
+            // flapping caused reached alice before it.
+            let resp = app.authed_post(&format!("/api/v1/games/{game_id}/join"), &bob.token).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+            let mut told = Vec::new();
+            loop {
+                let ServerMessage::Presence(p) = alice_ws.recv_until(about_bob).await else { unreachable!() };
+                if p.presence.status == PresenceStatus::InGame {
+                    assert_eq!(p.presence.game_id, Some(game_id));
+                    break;
+                }
+                told.push(p.presence.status);
+            }
+            // Each flush (one per window) tells at most one change, and at most one more
+            // flush follows the flapping before the game's: announcing every change would
+            // have told 2 × FLAPS.
+            let flushes = (flapping_ms / WINDOW_MS + 1) as usize;
+            assert!(
+                told.len() <= flushes + 1,
+                "{} presence messages about bob in {flapping_ms} ms of flapping: {told:?}",
+                told.len()
+            );
+            assert!(told.len() < 2 * FLAPS, "the flapping took too long to tell anything ({flapping_ms} ms)");
+            drop(bob_ws);
+        }
+    }
+}
+
+/// Invites expire (`invite_ttl_seconds`, here one second): an expired invite or link is
+/// refused with `409 invalid_state`, seats nobody and is no longer listed.
+mod expiry {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    both_backends! {
+        settings = &[("invite_ttl_seconds", "1")];
+
+        async fn an_expired_invite_or_link_is_refused_and_no_longer_listed(app: TestApp) {
+            let alice = player(&app, "alice").await;
+            let bob = player(&app, "bob").await;
+            let carol = player(&app, "carol").await;
+            let game_id = waiting_game(&app, &alice, "private").await;
+            let resp = post(&app, &alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": "bob" })).await;
+            assert_eq!(resp.status(), StatusCode::CREATED);
+            let invite: versus_protocol::Invite = serde_json::from_value(json_body(resp).await).unwrap();
+            let ttl = invite.expires_at.signed_duration_since(invite.created_at);
+            assert_eq!(ttl.num_milliseconds(), 1000, "invite_ttl_seconds");
+            let resp = app.authed_post(&format!("/api/v1/games/{game_id}/invite-links"), &alice.token).await;
+            assert_eq!(resp.status(), StatusCode::CREATED);
+            let link: InviteLink = serde_json::from_value(json_body(resp).await).unwrap();
+            assert_eq!(link.invite.expires_at.signed_duration_since(link.invite.created_at).num_milliseconds(), 1000);
+
+            // Once expired, neither side lists them.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let bobs: InviteList = get(&app, &bob, "/api/v1/invites").await;
+                let alices: InviteList = get(&app, &alice, "/api/v1/invites").await;
+                if bobs.received.is_empty() && alices.sent.is_empty() {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the invites were still listed: {bobs:?} {alices:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let resp = app.authed_post(&format!("/api/v1/invites/{}/accept", invite.id), &bob.token).await;
+            let problem = assert_problem(resp, 409, "invalid_state").await;
+            assert!(problem["detail"].as_str().unwrap().contains("expired"), "{problem}");
+            let resp = app.authed_post(&format!("/api/v1/invites/{}/decline", invite.id), &bob.token).await;
+            assert_problem(resp, 409, "invalid_state").await;
+            assert_problem(delete(&app, &alice, &format!("/api/v1/invites/{}", invite.id)).await, 409, "invalid_state").await;
+
+            // The link says it expired, and is refused.
+            let info: InviteLinkInfo = get(&app, &carol, &format!("/api/v1/invite-links/{}", link.code)).await;
+            assert_eq!(info.invite.state, InviteState::Expired);
+            let resp = app.authed_post(&format!("/api/v1/invite-links/{}/accept", link.code), &carol.token).await;
+            let problem = assert_problem(resp, 409, "invalid_state").await;
+            assert!(problem["detail"].as_str().unwrap().contains("expired"), "{problem}");
+
+            // Nobody took a seat.
+            let view = game_as(&app, &alice, game_id).await;
+            assert_eq!(view.state, SessionState::Waiting);
+            assert!(view.participants.iter().all(|p| p.player.id == alice.id), "{:?}", view.participants);
+        }
+    }
+}
+
+/// `game_result` notifications (issue 9): both players hear live how their game ended, and
+/// find it stored.
+mod game_result {
+    use super::*;
+    use crate::games::{cells, play, started_game};
+
+    both_backends! {
+        async fn both_players_are_told_the_result_live_and_find_it_stored(app: TestApp) {
+            let (view, alice, bob) = started_game(&app, "tictactoe", json!({})).await;
+            let id = view.id;
+            let mut alice_ws = WsClient::connect(&app, &alice.token).await;
+            let mut bob_ws = WsClient::connect(&app, &bob.token).await;
+            // Alice (the first seat) completes the top row.
+            play(&app, id, [&alice, &bob], &cells(&[0, 3, 1, 4, 2])).await;
+            assert_eq!(game(&app, id).await.state, SessionState::Finished);
+            let is_result = |m: &ServerMessage| matches!(m, ServerMessage::Notification(n) if n.kind == NotificationKind::GameResult);
+            for ws in [&mut alice_ws, &mut bob_ws] {
+                let ServerMessage::Notification(n) = ws.recv_until(is_result).await else { unreachable!() };
+                assert_eq!(n.data["game_id"], json!(id));
+                assert_eq!(n.data["result"]["outcome"], "win");
+                assert_eq!(n.data["result"]["winner"], 0);
+                assert_eq!(n.data["result"]["reason"], "three_in_a_row");
+                assert!(!n.read);
+            }
+            for p in [&alice, &bob] {
+                let page = notifications(&app, p).await;
+                let stored: Vec<_> = page.notifications.iter().filter(|n| n.kind == NotificationKind::GameResult).collect();
+                assert_eq!(stored.len(), 1, "{}: {:?}", p.username, page.notifications);
+                assert_eq!(stored[0].data["game_id"], json!(id));
+                assert_eq!(stored[0].data["result"]["winner"], 0);
+                assert!(!stored[0].read);
+            }
+        }
+    }
+}
+
+/// Accepting an invite: claimed before the seat is taken, given back when the seat cannot be
+/// taken, and under the same open-games quota as a join.
+mod accepting {
+    use super::*;
+    use crate::games::action_ok;
+
+    both_backends! {
+        async fn an_accept_racing_a_cancel_either_seats_the_player_or_is_refused_never_both(app: TestApp) {
+            let alice = player(&app, "alice").await;
+            let bob = player(&app, "bob").await;
+            let (mut seated, mut cancelled) = (0, 0);
+            for _ in 0..8 {
+                let game_id = waiting_game(&app, &alice, "private").await;
+                let resp = post(&app, &alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": "bob" })).await;
+                let id = json_body(resp).await["id"].as_str().unwrap().to_string();
+                let accept_path = format!("/api/v1/invites/{id}/accept");
+                let cancel_path = format!("/api/v1/invites/{id}");
+                let (accept, cancel) = tokio::join!(
+                    app.authed_post(&accept_path, &bob.token),
+                    delete(&app, &alice, &cancel_path),
+                );
+                let view = game_as(&app, &alice, game_id).await;
+                let bob_sits = view.participants.iter().any(|p| p.player.id == bob.id);
+                match (accept.status(), cancel.status()) {
+                    (StatusCode::OK, StatusCode::CONFLICT) => {
+                        assert!(bob_sits);
+                        assert_eq!(view.state, SessionState::InProgress);
+                        seated += 1;
+                    }
+                    (StatusCode::CONFLICT, StatusCode::NO_CONTENT) => {
+                        assert!(!bob_sits, "seated through a cancelled invite");
+                        assert_eq!(view.state, SessionState::Waiting);
+                        assert_problem(accept, 409, "invalid_state").await;
+                        cancelled += 1;
+                    }
+                    other => panic!("accept and cancel answered {other:?}; bob seated: {bob_sits}"),
+                }
+            }
+            eprintln!("{seated} seated, {cancelled} cancelled");
+        }
+
+        async fn an_invite_whose_seat_is_gone_stays_pending(app: TestApp) {
+            let alice = player(&app, "alice").await;
+            let bob = player(&app, "bob").await;
+            let carol = player(&app, "carol").await;
+            let game_id = waiting_game(&app, &alice, "private").await;
+            let mut ids = Vec::new();
+            for to in ["bob", "carol"] {
+                let resp = post(&app, &alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": to })).await;
+                ids.push(json_body(resp).await["id"].as_str().unwrap().to_string());
+            }
+            let resp = app.authed_post(&format!("/api/v1/invites/{}/accept", ids[1]), &carol.token).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+            // The only free seat went to carol: bob's accept fails and changes nothing.
+            let resp = app.authed_post(&format!("/api/v1/invites/{}/accept", ids[0]), &bob.token).await;
+            assert_eq!(resp.status(), StatusCode::CONFLICT);
+            let bobs: InviteList = get(&app, &bob, "/api/v1/invites").await;
+            assert_eq!(bobs.received.len(), 1);
+            assert_eq!(bobs.received[0].state, InviteState::Pending);
+            let resp = app.authed_post(&format!("/api/v1/invites/{}/decline", ids[0]), &bob.token).await;
+            assert_eq!(resp.status(), StatusCode::NO_CONTENT, "pending again, so it can still be answered");
+        }
+    }
+
+    mod quota {
+        use super::*;
+
+        both_backends! {
+            settings = &[("max_open_games_per_player", "1")];
+
+            async fn an_invite_or_link_is_refused_to_a_player_at_the_open_games_quota(app: TestApp) {
+                let alice = player(&app, "alice").await;
+                let bob = player(&app, "bob").await;
+                let carol = player(&app, "carol").await;
+                let game_id = waiting_game(&app, &alice, "private").await;
+                let bobs_game = waiting_game(&app, &bob, "public").await;
+                waiting_game(&app, &carol, "public").await;
+                let resp = post(&app, &alice, &format!("/api/v1/games/{game_id}/invites"), json!({ "username": "bob" })).await;
+                let id = json_body(resp).await["id"].as_str().unwrap().to_string();
+                let resp = app.authed_post(&format!("/api/v1/games/{game_id}/invite-links"), &alice.token).await;
+                let link: InviteLink = serde_json::from_value(json_body(resp).await).unwrap();
+
+                // Bob and carol already sit in one open game each.
+                let resp = app.authed_post(&format!("/api/v1/invites/{id}/accept"), &bob.token).await;
+                assert_problem(resp, 409, "limit_reached").await;
+                let resp = app.authed_post(&format!("/api/v1/invite-links/{}/accept", link.code), &carol.token).await;
+                assert_problem(resp, 409, "limit_reached").await;
+                let view = game_as(&app, &alice, game_id).await;
+                assert_eq!(view.state, SessionState::Waiting);
+                assert!(view.participants.iter().all(|p| p.player.id == alice.id));
+                // The invite waits; once bob's own game is gone, he takes the seat.
+                let bobs: InviteList = get(&app, &bob, "/api/v1/invites").await;
+                assert_eq!(bobs.received[0].state, InviteState::Pending);
+                action_ok(&app, &bob, bobs_game, "abort").await;
+                let resp = app.authed_post(&format!("/api/v1/invites/{id}/accept"), &bob.token).await;
+                assert_eq!(resp.status(), StatusCode::OK);
+                assert_eq!(game_as(&app, &alice, game_id).await.state, SessionState::InProgress);
+            }
         }
     }
 }

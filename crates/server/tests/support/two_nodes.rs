@@ -149,9 +149,11 @@ pub async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
 }
 
+/// The next text message, within [`STEP`] (pings and other frames do not extend it).
 pub async fn recv(ws: &mut Ws) -> Value {
+    let deadline = tokio::time::Instant::now() + STEP;
     loop {
-        match tokio::time::timeout(STEP, ws.next())
+        match tokio::time::timeout_at(deadline, ws.next())
             .await
             .expect("a message in time")
         {

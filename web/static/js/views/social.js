@@ -347,8 +347,8 @@ export function friendsPanel(conn) {
     });
     const block = h('button', { type: 'button', class: 'btn btn-ghost btn-small friend-block', text: 'Block' });
     block.onclick = () => withButton(block, async () => {
+      // The server ends the friendship too.
       await api.block(name);
-      await api.removeFriend(name).catch(() => {});
       toast(`You blocked ${name}: no invites, requests or chat from them.`);
       load();
     });
