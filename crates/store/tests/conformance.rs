@@ -1825,7 +1825,10 @@ async fn chat_batches_take_each_rooms_next_seqs_in_order_between_single_appends(
     assert_eq!(records[1].author_username, None);
     assert_eq!(records[1].kind, versus_store::ChatKind::System);
     let stored = store.chat_entry("lobby", 2).await.unwrap().unwrap();
-    assert_eq!(stored, records[3], "what the batch returns is what was stored");
+    assert_eq!(
+        stored, records[3],
+        "what the batch returns is what was stored"
+    );
     let next = store
         .append_chat(chat("game:a:players", None, "a4"))
         .await
@@ -1859,7 +1862,12 @@ async fn chat_batches_take_each_rooms_next_seqs_in_order_between_single_appends(
 }
 
 async fn concurrent_chat_batches_and_appends_share_each_rooms_sequence(store: DynStore) {
-    let rooms = ["lobby", "game:a:players", "game:a:spectators", "game:b:players"];
+    let rooms = [
+        "lobby",
+        "game:a:players",
+        "game:a:spectators",
+        "game:b:players",
+    ];
     // Even tasks append batches (rooms in opposite orders, so two batches want the same rows
     // in different orders), odd tasks append one entry per room.
     let tasks: Vec<_> = (0..8)
@@ -1912,13 +1920,20 @@ async fn concurrent_chat_batches_and_appends_share_each_rooms_sequence(store: Dy
     }
     // Per room: 4 batch tasks × 5 rounds × 2 + 4 single tasks × 5 rounds = 60 entries.
     for room in rooms {
-        let mut seqs: Vec<_> = all.iter().filter(|r| r.room == room).map(|r| r.seq).collect();
+        let mut seqs: Vec<_> = all
+            .iter()
+            .filter(|r| r.room == room)
+            .map(|r| r.seq)
+            .collect();
         seqs.sort();
         assert_eq!(seqs, (1..=60).collect::<Vec<_>>(), "{room}");
         let stored = store.chat_after(room, 0, 100).await.unwrap();
         assert_eq!(chat_seqs(&stored), (1..=60).collect::<Vec<_>>(), "{room}");
         for r in stored {
-            let returned = all.iter().find(|a| a.room == room && a.seq == r.seq).unwrap();
+            let returned = all
+                .iter()
+                .find(|a| a.room == room && a.seq == r.seq)
+                .unwrap();
             assert_eq!(&r, returned, "{room} seq {}", r.seq);
         }
     }
@@ -1951,7 +1966,10 @@ async fn a_chat_batch_with_a_bad_entry_or_a_deletion_writes_nothing(store: DynSt
     let refused = store
         .append_chat_batch(&[chat("game:b:players", None, "b1"), deletion])
         .await;
-    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
     for (room, last) in [("game:a:players", 1), ("game:b:players", 0), ("lobby", 0)] {
         assert_eq!(store.chat_last_seq(room).await.unwrap(), last, "{room}");
         assert_eq!(
