@@ -248,6 +248,13 @@ pub trait Store: SocialStore + Send + Sync + 'static {
     /// `Deletion` also marks its `target_seq` deleted (clearing its body) and is `NotFound`
     /// unless that is a live message by the same author; nothing is written then.
     async fn append_chat(&self, entry: NewChatEntry) -> Result<ChatRecord>;
+    /// Appends several entries in ONE transaction (group commit of the system messages): as
+    /// if each were given to [`Store::append_chat`] in order, but all or nothing. Each room's
+    /// counter row is advanced once by its number of entries, so a room's entries get its next
+    /// seqs in the order given, gap-free, even while other nodes append to the same room. The
+    /// records come back in the order given. Deletions are not batched: an entry of kind
+    /// `Deletion` fails the whole call with `Conflict` and nothing is written.
+    async fn append_chat_batch(&self, entries: &[NewChatEntry]) -> Result<Vec<ChatRecord>>;
     /// The room's last seq (0 for a room with no entries).
     async fn chat_last_seq(&self, room: &str) -> Result<i64>;
     /// Up to `limit` entries with seq > `after`, oldest first.

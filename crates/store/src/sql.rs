@@ -511,6 +511,60 @@ macro_rules! chat_columns {
 }
 pub(crate) use chat_columns;
 
+/// Rows in one multi-row statement of [`crate::Store::append_chat_batch`], largest first. A
+/// batch is cut greedily into chunks of these sizes, so only these few statement texts exist
+/// and each stays prepared on its connection (bind parameters: at most 64 × 7).
+const CHAT_CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// `n` rows cut into chunk sizes from [`CHAT_CHUNKS`], largest first (they add up to `n`).
+pub(crate) fn chat_chunks(mut n: usize) -> Vec<usize> {
+    let mut chunks = Vec::new();
+    for size in CHAT_CHUNKS {
+        while n >= size {
+            chunks.push(size);
+            n -= size;
+        }
+    }
+    chunks
+}
+
+/// `VALUES ($1, $2, …), (…)…`: `rows` rows of `columns` bind parameters.
+fn values_sql(rows: usize, columns: usize) -> String {
+    let mut sql = String::from(" VALUES ");
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", row * columns + column + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Advances the counter rows of `rows` distinct rooms, each bound as (room, entries): one
+/// upsert for all, returning every room's new `last_seq`. The rooms' rows are locked until the
+/// commit, like [`crate::Store::append_chat`]'s single-row upsert.
+pub(crate) fn chat_rooms_upsert_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO chat_rooms (room, last_seq){} \
+         ON CONFLICT (room) DO UPDATE SET last_seq = chat_rooms.last_seq + excluded.last_seq \
+         RETURNING room, last_seq",
+        values_sql(rows, 2)
+    )
+}
+
+/// Inserts `rows` chat entries, each bound as (room, seq, at_ms, kind, author_id, body,
+/// target_seq).
+pub(crate) fn chat_messages_insert_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO chat_messages (room, seq, at_ms, kind, author_id, body, target_seq){}",
+        values_sql(rows, 7)
+    )
+}
+
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct ChatRow {
     room: String,
@@ -1234,6 +1288,116 @@ macro_rules! impl_common_store {
                     target_seq: entry.target_seq,
                     deleted: false,
                 })
+            }
+
+            async fn append_chat_batch(
+                &self,
+                entries: &[$crate::NewChatEntry],
+            ) -> $crate::Result<Vec<$crate::ChatRecord>> {
+                if entries.is_empty() {
+                    return Ok(Vec::new());
+                }
+                if entries.iter().any(|e| e.kind == $crate::ChatKind::Deletion) {
+                    return Err($crate::StoreError::Conflict(
+                        "a deletion is appended on its own (append_chat), never in a batch".into(),
+                    ));
+                }
+                // How many entries each room gets. The rooms are locked in name order, the same
+                // in every transaction, so two batches on two nodes cannot deadlock on them.
+                let mut counts: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+                for e in entries {
+                    *counts.entry(e.room.as_str()).or_insert(0) += 1;
+                }
+                let rooms: Vec<(&str, i64)> = counts.into_iter().collect();
+                let mut authors: Vec<uuid::Uuid> = entries.iter().filter_map(|e| e.author_id).collect();
+                authors.sort_unstable();
+                authors.dedup();
+
+                let mut tx = self.begin_write().await?;
+                // The rooms' one writer, as in append_chat: each counter row is advanced by
+                // its number of entries and stays locked until the commit; the room's entries
+                // take the seqs last_seq - k + 1 ..= last_seq, in the order given.
+                let mut next_seq: std::collections::HashMap<String, i64> =
+                    std::collections::HashMap::with_capacity(rooms.len());
+                let mut at = 0;
+                for size in $crate::sql::chat_chunks(rooms.len()) {
+                    let chunk = &rooms[at..at + size];
+                    at += size;
+                    let mut upsert = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(
+                        $crate::sql::chat_rooms_upsert_sql(size),
+                    ));
+                    for (room, k) in chunk {
+                        upsert = upsert.bind(*room).bind(*k);
+                    }
+                    // RETURNING's row order is unspecified: match the rows by room.
+                    for (room, last_seq) in upsert.fetch_all(&mut *tx).await? {
+                        let k = chunk
+                            .iter()
+                            .find(|(r, _)| *r == room)
+                            .map(|(_, k)| *k)
+                            .ok_or_else(|| {
+                                $crate::StoreError::Database(sqlx::Error::Protocol(format!(
+                                    "the counter upsert returned an unexpected room {room}"
+                                )))
+                            })?;
+                        next_seq.insert(room, last_seq - k + 1);
+                    }
+                }
+                let mut seqs = Vec::with_capacity(entries.len());
+                for e in entries {
+                    let next = next_seq.get_mut(e.room.as_str()).ok_or_else(|| {
+                        $crate::StoreError::Database(sqlx::Error::Protocol(format!(
+                            "the counter upsert did not return room {}",
+                            e.room
+                        )))
+                    })?;
+                    seqs.push(*next);
+                    *next += 1;
+                }
+                let mut at = 0;
+                for size in $crate::sql::chat_chunks(entries.len()) {
+                    let mut insert = sqlx::query(sqlx::AssertSqlSafe(
+                        $crate::sql::chat_messages_insert_sql(size),
+                    ));
+                    for (e, seq) in entries[at..at + size].iter().zip(&seqs[at..at + size]) {
+                        insert = insert
+                            .bind(e.room.as_str())
+                            .bind(*seq)
+                            .bind(e.at_ms)
+                            .bind(e.kind.as_str())
+                            .bind(e.author_id.map(|a| a.to_string()))
+                            .bind(e.body.as_deref())
+                            .bind(e.target_seq);
+                    }
+                    at += size;
+                    insert.execute(&mut *tx).await.map_err($crate::sql::map_conflict)?;
+                }
+                let mut usernames: std::collections::HashMap<uuid::Uuid, Option<String>> =
+                    std::collections::HashMap::with_capacity(authors.len());
+                for a in authors {
+                    let username: Option<String> =
+                        sqlx::query_scalar("SELECT username FROM players WHERE id = $1")
+                            .bind(a.to_string())
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    usernames.insert(a, username);
+                }
+                tx.commit().await?;
+                Ok(entries
+                    .iter()
+                    .zip(seqs)
+                    .map(|(e, seq)| $crate::ChatRecord {
+                        room: e.room.clone(),
+                        seq,
+                        at_ms: e.at_ms,
+                        kind: e.kind,
+                        author_id: e.author_id,
+                        author_username: e.author_id.and_then(|a| usernames.get(&a).cloned().flatten()),
+                        body: e.body.clone(),
+                        target_seq: e.target_seq,
+                        deleted: false,
+                    })
+                    .collect())
             }
 
             async fn chat_last_seq(&self, room: &str) -> $crate::Result<i64> {

@@ -96,6 +96,9 @@ conformance!(
     chat_entries_get_gap_free_seqs_per_room_and_page_both_ways,
     concurrent_chat_appends_to_one_room_get_distinct_consecutive_seqs,
     only_the_author_deletes_a_message_once,
+    chat_batches_take_each_rooms_next_seqs_in_order_between_single_appends,
+    concurrent_chat_batches_and_appends_share_each_rooms_sequence,
+    a_chat_batch_with_a_bad_entry_or_a_deletion_writes_nothing,
     blocks_and_mutes_are_stored_per_player,
     friend_requests_become_symmetric_friendships,
     invites_are_answered_once_and_expire,
@@ -1779,6 +1782,213 @@ async fn only_the_author_deletes_a_message_once(store: DynStore) {
         store.append_chat(deletion(alice)).await,
         Err(StoreError::NotFound)
     ));
+}
+
+fn chat_seqs(records: &[versus_store::ChatRecord]) -> Vec<i64> {
+    records.iter().map(|r| r.seq).collect()
+}
+
+async fn chat_batches_take_each_rooms_next_seqs_in_order_between_single_appends(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    store
+        .append_chat(chat("lobby", Some(alice), "l1"))
+        .await
+        .unwrap();
+    store
+        .append_chat(chat("game:a:players", None, "a1"))
+        .await
+        .unwrap();
+    let batch = [
+        chat("game:a:players", None, "a2"),
+        chat("game:b:players", None, "b1"),
+        chat("game:a:players", None, "a3"),
+        chat("lobby", Some(alice), "l2"),
+        chat("game:b:players", None, "b2"),
+    ];
+    let records = store.append_chat_batch(&batch).await.unwrap();
+    let got: Vec<_> = records
+        .iter()
+        .map(|r| (r.room.as_str(), r.seq, r.body.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("game:a:players", 2, "a2"),
+            ("game:b:players", 1, "b1"),
+            ("game:a:players", 3, "a3"),
+            ("lobby", 2, "l2"),
+            ("game:b:players", 2, "b2"),
+        ],
+        "each room's entries take its next seqs, in the order given"
+    );
+    assert_eq!(records[3].author_username.as_deref(), Some("alice"));
+    assert_eq!(records[3].kind, versus_store::ChatKind::Message);
+    assert_eq!(records[1].author_username, None);
+    assert_eq!(records[1].kind, versus_store::ChatKind::System);
+    let stored = store.chat_entry("lobby", 2).await.unwrap().unwrap();
+    assert_eq!(
+        stored, records[3],
+        "what the batch returns is what was stored"
+    );
+    let next = store
+        .append_chat(chat("game:a:players", None, "a4"))
+        .await
+        .unwrap();
+    assert_eq!(next.seq, 4, "a single append continues after the batch");
+    assert!(store.append_chat_batch(&[]).await.unwrap().is_empty());
+
+    // A big batch over many rooms (several statement sizes for rooms and for entries): every
+    // room stays gap-free and keeps the given order.
+    let rooms: Vec<String> = (0..70).map(|i| format!("game:r{i}:spectators")).collect();
+    let big: Vec<_> = (0..150)
+        .map(|i| chat(&rooms[i % 70], None, &format!("e{i}")))
+        .collect();
+    let records = store.append_chat_batch(&big).await.unwrap();
+    assert_eq!(records.len(), 150);
+    for (i, room) in rooms.iter().enumerate() {
+        let stored = store.chat_after(room, 0, 10).await.unwrap();
+        let expected: Vec<_> = (i..150).step_by(70).map(|j| format!("e{j}")).collect();
+        let n = expected.len() as i64;
+        assert_eq!(chat_seqs(&stored), (1..=n).collect::<Vec<_>>(), "{room}");
+        let bodies: Vec<_> = stored.iter().filter_map(|r| r.body.clone()).collect();
+        assert_eq!(bodies, expected, "{room}");
+        assert_eq!(store.chat_last_seq(room).await.unwrap(), n);
+    }
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(
+            (r.room.as_str(), r.seq),
+            (rooms[i % 70].as_str(), (i / 70) as i64 + 1)
+        );
+    }
+}
+
+async fn concurrent_chat_batches_and_appends_share_each_rooms_sequence(store: DynStore) {
+    let rooms = [
+        "lobby",
+        "game:a:players",
+        "game:a:spectators",
+        "game:b:players",
+    ];
+    // Even tasks append batches (rooms in opposite orders, so two batches want the same rows
+    // in different orders), odd tasks append one entry per room.
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut order = rooms.to_vec();
+                if t % 4 == 0 {
+                    order.reverse();
+                }
+                let mut out = Vec::new();
+                for round in 0..5 {
+                    if t % 2 == 0 {
+                        let batch: Vec<_> = order
+                            .iter()
+                            .flat_map(|room| {
+                                [
+                                    chat(room, None, &format!("t{t} r{round} x")),
+                                    chat(room, None, &format!("t{t} r{round} y")),
+                                ]
+                            })
+                            .collect();
+                        let records = store.append_chat_batch(&batch).await.unwrap();
+                        for pair in records.chunks(2) {
+                            assert_eq!(
+                                pair[1].seq,
+                                pair[0].seq + 1,
+                                "a batch's entries in one room are consecutive, in order"
+                            );
+                        }
+                        out.extend(records);
+                    } else {
+                        for room in &order {
+                            out.push(
+                                store
+                                    .append_chat(chat(room, None, &format!("t{t} r{round}")))
+                                    .await
+                                    .unwrap(),
+                            );
+                        }
+                    }
+                }
+                out
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    // Per room: 4 batch tasks × 5 rounds × 2 + 4 single tasks × 5 rounds = 60 entries.
+    for room in rooms {
+        let mut seqs: Vec<_> = all
+            .iter()
+            .filter(|r| r.room == room)
+            .map(|r| r.seq)
+            .collect();
+        seqs.sort();
+        assert_eq!(seqs, (1..=60).collect::<Vec<_>>(), "{room}");
+        let stored = store.chat_after(room, 0, 100).await.unwrap();
+        assert_eq!(chat_seqs(&stored), (1..=60).collect::<Vec<_>>(), "{room}");
+        for r in stored {
+            let returned = all
+                .iter()
+                .find(|a| a.room == room && a.seq == r.seq)
+                .unwrap();
+            assert_eq!(&r, returned, "{room} seq {}", r.seq);
+        }
+    }
+}
+
+async fn a_chat_batch_with_a_bad_entry_or_a_deletion_writes_nothing(store: DynStore) {
+    let alice = player(&store, "alice").await;
+    store
+        .append_chat(chat("game:a:players", None, "a1"))
+        .await
+        .unwrap();
+    let unknown_author = Uuid::now_v7();
+    let failed = store
+        .append_chat_batch(&[
+            chat("game:a:players", None, "a2"),
+            chat("game:b:players", None, "b1"),
+            chat("lobby", Some(unknown_author), "from nobody"),
+            chat("lobby", Some(alice), "fine"),
+        ])
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    let deletion = versus_store::NewChatEntry {
+        room: "game:a:players".into(),
+        at_ms: 2_000,
+        kind: versus_store::ChatKind::Deletion,
+        author_id: Some(alice),
+        body: None,
+        target_seq: Some(1),
+    };
+    let refused = store
+        .append_chat_batch(&[chat("game:b:players", None, "b1"), deletion])
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    for (room, last) in [("game:a:players", 1), ("game:b:players", 0), ("lobby", 0)] {
+        assert_eq!(store.chat_last_seq(room).await.unwrap(), last, "{room}");
+        assert_eq!(
+            store.chat_after(room, 0, 10).await.unwrap().len(),
+            last as usize,
+            "{room}"
+        );
+    }
+    // The good entries go in once the bad one is left out, with the seqs they would have had.
+    let records = store
+        .append_chat_batch(&[
+            chat("game:a:players", None, "a2"),
+            chat("game:b:players", None, "b1"),
+            chat("lobby", Some(alice), "fine"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(chat_seqs(&records), [2, 1, 1]);
 }
 
 async fn blocks_and_mutes_are_stored_per_player(store: DynStore) {

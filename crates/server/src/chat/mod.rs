@@ -13,6 +13,11 @@
 //! before entry n + 1 exists. Any node may append to any room; the entry is published on the
 //! room's subject (`versus.chat.…`) only after the commit (durable before visible), and
 //! every node's feed orders what it hears by seq and fetches any gap from the database.
+//!
+//! System messages are group-committed: the node's one system writer takes every note already
+//! queued and writes all their entries in one transaction (`Store::append_chat_batch`, which
+//! advances each room's counter row once by its number of entries), then publishes them in
+//! order.
 
 pub mod feed;
 pub mod socket;
@@ -637,25 +642,34 @@ impl ChatService {
         }
     }
 
-    /// Appends a system message to both rooms of a game.
-    async fn system(&self, game_id: Uuid, at_ms: i64, text: String) {
-        for room in [RoomId::Players(game_id), RoomId::Spectators(game_id)] {
-            let appended = self
-                .inner
-                .store
-                .append_chat(NewChatEntry {
-                    room: room.name(),
-                    at_ms,
-                    kind: ChatKind::System,
-                    author_id: None,
-                    body: Some(text.clone()),
-                    target_seq: None,
-                })
-                .await;
-            match appended {
-                Ok(record) => self.publish(room, &entry_of(record)).await,
-                Err(e) => {
-                    tracing::warn!(%game_id, error = %e, "cannot write a system chat message");
+    /// Writes system messages (already in commit order) in ONE transaction, then publishes
+    /// each entry, in order, once committed. If the batch fails, its entries are written one
+    /// by one, so one bad entry cannot lose the others.
+    async fn write_system(&self, entries: Vec<(RoomId, NewChatEntry)>) {
+        if entries.is_empty() {
+            return;
+        }
+        let store = &self.inner.store;
+        let batch: Vec<NewChatEntry> = entries.iter().map(|(_, e)| e.clone()).collect();
+        let written = store.append_chat_batch(&batch).await;
+        metrics::histogram!("chat_system_batch_entries").record(batch.len() as f64);
+        metrics::counter!("chat_system_commits_total").increment(1);
+        match written {
+            Ok(records) => {
+                for ((room, _), record) in entries.iter().zip(records) {
+                    self.publish(*room, &entry_of(record)).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, entries = batch.len(), "cannot write a batch of system chat messages; writing them one by one");
+                for (room, entry) in entries {
+                    metrics::counter!("chat_system_commits_total").increment(1);
+                    match store.append_chat(entry).await {
+                        Ok(record) => self.publish(room, &entry_of(record)).await,
+                        Err(e) => {
+                            tracing::warn!(room = %room.name(), error = %e, "cannot write a system chat message");
+                        }
+                    }
                 }
             }
         }
@@ -750,12 +764,40 @@ pub fn system_text(seats: &[Option<PlayerRef>], event: &GameEvent) -> Option<Str
     })
 }
 
-/// Writes system messages in the order the game owners committed the events.
+/// Most system notes written in one transaction (each note is one entry in each of the
+/// game's two rooms).
+const SYSTEM_BATCH: usize = 256;
+
+/// Writes system messages in the order the game owners committed the events. Group commit,
+/// like the journal writer: it takes the first waiting note and every other note already
+/// queued (up to [`SYSTEM_BATCH`]) and writes all their entries in one transaction, so a
+/// burst of game events costs one commit (one fsync), not two per event; when idle, a note
+/// is written at once.
 async fn write_system_notes(chat: ChatService, mut rx: mpsc::Receiver<SystemNote>) {
-    while let Some(note) = rx.recv().await {
-        if let Some(text) = system_text(&note.seats, &note.event) {
-            chat.system(note.game_id, crate::now_ms(), text).await;
+    let mut notes = Vec::with_capacity(SYSTEM_BATCH);
+    while rx.recv_many(&mut notes, SYSTEM_BATCH).await > 0 {
+        let at_ms = crate::now_ms();
+        let mut entries = Vec::with_capacity(notes.len() * 2);
+        for note in notes.drain(..) {
+            let Some(text) = system_text(&note.seats, &note.event) else {
+                continue;
+            };
+            for room in [
+                RoomId::Players(note.game_id),
+                RoomId::Spectators(note.game_id),
+            ] {
+                let entry = NewChatEntry {
+                    room: room.name(),
+                    at_ms,
+                    kind: ChatKind::System,
+                    author_id: None,
+                    body: Some(text.clone()),
+                    target_seq: None,
+                };
+                entries.push((room, entry));
+            }
         }
+        chat.write_system(entries).await;
     }
 }
 

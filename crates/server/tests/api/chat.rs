@@ -216,6 +216,16 @@ both_backends! {
         let resp = app.authed_get(&format!("{path}?room=players"), &carol.token).await;
         assert_problem(resp, 403, "forbidden").await;
         action_ok(&app, &bob, game.id, "resign").await;
+        // The result's system message is written after the game's commit, by the chat's own
+        // writer: wait for it, so that it cannot fall between the entries whose seqs are
+        // checked below.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !page(&app, &alice, &path).await.entries.iter().any(|e| {
+            e.kind == ChatEntryKind::System && e.text.as_deref().is_some_and(|t| t.starts_with("Game over"))
+        }) {
+            assert!(std::time::Instant::now() < deadline, "no system message for the result");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let after = page(&app, &alice, &format!("{path}?room=spectators")).await;
         assert!(texts(&after.entries).contains(&"watching".to_string()));
         let resp = post(&app, &alice, &format!("/api/v1/games/{}/chat", Uuid::now_v7()), json!({ "text": "hi" })).await;
