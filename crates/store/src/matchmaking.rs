@@ -139,7 +139,7 @@ macro_rules! impl_matchmaking {
                 .bind(t.rating)
                 .bind(t.created_at_ms)
                 .bind(t.alive_until_ms)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await
                 .map_err($crate::sql::map_conflict)?;
                 self.mm_ticket(t.id).await?.ok_or($crate::StoreError::NotFound)
@@ -189,7 +189,7 @@ macro_rules! impl_matchmaking {
                 .bind(now_ms)
                 .bind(id.to_string())
                 .bind(player.to_string())
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -216,7 +216,7 @@ macro_rules! impl_matchmaking {
                     )
                     .bind(until_ms)
                     .bind(p.to_string())
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     n += done.rows_affected();
                 }
@@ -231,7 +231,7 @@ macro_rules! impl_matchmaking {
                 );
                 let rows: Vec<$crate::matchmaking::TicketRow> = sqlx::query_as(sql)
                     .bind(now_ms)
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.writer())
                     .await?;
                 rows.into_iter().map(|r| r.into_record()).collect()
             }

@@ -34,6 +34,11 @@ impl PgStore {
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)
     }
+
+    /// Where statements that write go: the pool (PostgreSQL has many writers).
+    fn writer(&self) -> &Pool<Postgres> {
+        &self.pool
+    }
 }
 
 impl_common_store!(PgStore, Postgres, Backend::Postgres);

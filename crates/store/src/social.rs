@@ -388,7 +388,7 @@ macro_rules! impl_social {
                 let done = sqlx::query("DELETE FROM friend_requests WHERE from_id = $1 AND to_id = $2")
                     .bind(from.to_string())
                     .bind(to.to_string())
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -412,7 +412,7 @@ macro_rules! impl_social {
                 )
                 .bind(player.to_string())
                 .bind(friend.to_string())
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -492,7 +492,7 @@ macro_rules! impl_social {
                     sqlx::query("DELETE FROM presence_connections WHERE player_id = $1 AND node_id = $2")
                         .bind(player.to_string())
                         .bind(node)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                         .await?;
                     return Ok(());
                 }
@@ -505,7 +505,7 @@ macro_rules! impl_social {
                 .bind(node)
                 .bind(connections)
                 .bind(expires_at_ms)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await
                 .map_err(|e| match &e {
                     sqlx::Error::Database(db) if db.is_foreign_key_violation() => $crate::StoreError::NotFound,
@@ -518,7 +518,7 @@ macro_rules! impl_social {
                 let done = sqlx::query("UPDATE presence_connections SET expires_at = $2 WHERE node_id = $1")
                     .bind(node)
                     .bind(expires_at_ms)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                 Ok(done.rows_affected())
             }
@@ -528,7 +528,7 @@ macro_rules! impl_social {
                     "DELETE FROM presence_connections WHERE node_id = $1 RETURNING player_id",
                 )
                 .bind(node)
-                .fetch_all(&self.pool)
+                .fetch_all(self.writer())
                 .await?;
                 ids.iter().map(|s| $crate::sql::parse_id(s)).collect()
             }
@@ -538,7 +538,7 @@ macro_rules! impl_social {
                     "DELETE FROM presence_connections WHERE expires_at <= $1 RETURNING player_id",
                 )
                 .bind(now_ms)
-                .fetch_all(&self.pool)
+                .fetch_all(self.writer())
                 .await?;
                 ids.iter().map(|s| $crate::sql::parse_id(s)).collect()
             }
@@ -663,7 +663,7 @@ macro_rules! impl_social {
                 )
                 .bind(player.to_string())
                 .bind(at_ms)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await
                 .map_err(|e| match &e {
                     sqlx::Error::Database(db) if db.is_foreign_key_violation() => $crate::StoreError::NotFound,
@@ -691,7 +691,7 @@ macro_rules! impl_social {
                 .bind(invite.code_hash)
                 .bind(invite.created_at_ms)
                 .bind(invite.expires_at_ms)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await
                 .map_err(|e| match &e {
                     sqlx::Error::Database(db) if db.is_foreign_key_violation() => $crate::StoreError::NotFound,
@@ -742,7 +742,7 @@ macro_rules! impl_social {
                 .bind(id.to_string())
                 .bind(to.as_str())
                 .bind(now_ms)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -752,7 +752,7 @@ macro_rules! impl_social {
                     "UPDATE invites SET state = 'pending' WHERE id = $1 AND state = 'accepted'",
                 )
                 .bind(id.to_string())
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -768,7 +768,7 @@ macro_rules! impl_social {
                 .bind(&n.payload)
                 .bind(n.created_at_ms)
                 .bind(n.from_id.map(|f| f.to_string()))
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await
                 .map_err(|e| match &e {
                     sqlx::Error::Database(db) if db.is_foreign_key_violation() => $crate::StoreError::NotFound,
@@ -820,7 +820,7 @@ macro_rules! impl_social {
                         )
                         .bind(player.to_string())
                         .bind(now_ms)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                         .await?;
                         Ok(done.rows_affected())
                     }

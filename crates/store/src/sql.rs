@@ -610,12 +610,13 @@ macro_rules! impl_common_store {
             }
 
             async fn ping(&self) -> $crate::Result<()> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                sqlx::query("SELECT 1").execute(self.writer()).await?;
                 Ok(())
             }
 
             async fn close(&self) {
                 self.pool.close().await;
+                self.writer().close().await;
             }
 
             async fn create_player(&self, new: $crate::NewPlayer) -> $crate::Result<$crate::PlayerRecord> {
@@ -632,7 +633,7 @@ macro_rules! impl_common_store {
                 .bind(&new.password_hash)
                 .bind(new.guest)
                 .bind(new.created_at_ms)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await
                 .map_err($crate::map_player_unique)?;
                 Ok($crate::PlayerRecord {
@@ -718,7 +719,7 @@ macro_rules! impl_common_store {
                 .bind(player.to_string())
                 .bind(&email.sealed)
                 .bind(&email.index)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await
                 .map_err($crate::map_player_unique)?;
                 Ok(())
@@ -745,7 +746,7 @@ macro_rules! impl_common_store {
                 .bind(update.avatar_url.is_some())
                 .bind(update.avatar_url.flatten())
                 .bind(now_ms)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 if done.rows_affected() == 0 {
                     return Err($crate::StoreError::NotFound);
@@ -760,7 +761,7 @@ macro_rules! impl_common_store {
                 keep_token: Option<&str>,
                 now_ms: i64,
             ) -> $crate::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query("UPDATE players SET password_hash = $2, updated_at = $3 WHERE id = $1")
                     .bind(id.to_string())
                     .bind(password_hash)
@@ -792,7 +793,7 @@ macro_rules! impl_common_store {
                 .bind(token.player_id.to_string())
                 .bind(token.created_at_ms)
                 .bind(token.expires_at_ms)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(())
             }
@@ -821,7 +822,7 @@ macro_rules! impl_common_store {
                 )
                 .bind(token_hash)
                 .bind(now_ms)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -832,7 +833,7 @@ macro_rules! impl_common_store {
                 )
                 .bind(player_id.to_string())
                 .bind(now_ms)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(done.rows_affected())
             }
@@ -1006,7 +1007,7 @@ macro_rules! impl_common_store {
                 )
                 .bind(node_id)
                 .bind(at_ms)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(())
             }
@@ -1056,7 +1057,7 @@ macro_rules! impl_common_store {
                 .bind(now_ms)
                 .bind(now_ms.saturating_add(ttl_ms))
                 .bind(fence)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 if done.rows_affected() == 0 {
                     // Someone else acquired it between the read and the update.
@@ -1079,7 +1080,7 @@ macro_rules! impl_common_store {
                 .bind(node)
                 .bind(now_ms)
                 .bind(now_ms.saturating_add(ttl_ms))
-                .fetch_all(&self.pool)
+                .fetch_all(self.writer())
                 .await?;
                 ids.iter().map(|s| $crate::sql::parse_id(s)).collect()
             }
@@ -1093,7 +1094,7 @@ macro_rules! impl_common_store {
                 .bind(node)
                 .bind(fence)
                 .bind(now_ms)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(())
             }
@@ -1109,7 +1110,7 @@ macro_rules! impl_common_store {
                 .bind(node)
                 .bind(now_ms)
                 .bind(on_purpose)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(done.rows_affected())
             }
@@ -1468,7 +1469,7 @@ macro_rules! impl_common_store {
                 .bind(player.to_string())
                 .bind(blocked.to_string())
                 .bind(now_ms)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(())
             }
@@ -1477,7 +1478,7 @@ macro_rules! impl_common_store {
                 let done = sqlx::query("DELETE FROM chat_blocks WHERE player_id = $1 AND blocked_id = $2")
                     .bind(player.to_string())
                     .bind(blocked.to_string())
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -1501,7 +1502,7 @@ macro_rules! impl_common_store {
                 .bind(until_ms)
                 .bind(reason)
                 .bind(now_ms)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await
                 .map_err(|e| match &e {
                     sqlx::Error::Database(db) if db.is_foreign_key_violation() => $crate::StoreError::NotFound,
@@ -1513,7 +1514,7 @@ macro_rules! impl_common_store {
             async fn unmute_player(&self, player: uuid::Uuid) -> $crate::Result<bool> {
                 let done = sqlx::query("DELETE FROM chat_mutes WHERE player_id = $1")
                     .bind(player.to_string())
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                 Ok(done.rows_affected() > 0)
             }

@@ -9,6 +9,13 @@
 //!   journal's group commit amortises over many moves.
 //! - `foreign_keys = ON`, `busy_timeout = 5 s`: SQLite has one writer at a time; a connection
 //!   waiting for the write lock retries instead of failing.
+//!
+//! One writer, in the process too: every statement that writes goes through `writer`, a pool
+//! of ONE connection, so the server's writers (the journal writer, chat, presence, …) queue
+//! for it in order, asynchronously, instead of meeting at SQLite's write lock, whose busy
+//! handler makes a waiting connection sleep (1, 2, 5, 10, … ms) and retry. Reads use `pool`,
+//! whose connections are read-only (a write sent there by mistake fails loudly) and, in WAL
+//! mode, never wait for the writer.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -23,23 +30,31 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteStore {
+    /// Read-only connections, for reads.
     pool: Pool<Sqlite>,
+    /// The one connection that writes (see the module documentation).
+    writer: Pool<Sqlite>,
 }
 
 pub(crate) async fn connect(opts: &ConnectOptions) -> Result<SqliteStore> {
     let options = SqliteConnectOptions::from_str(&opts.url)
         .map_err(|e| StoreError::InvalidUrl(e.to_string()))?
-        .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
+    // The writer first: it creates the file and migrates it.
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options.clone().create_if_missing(true))
+        .await?;
+    MIGRATOR.run(&writer).await?;
     let pool = SqlitePoolOptions::new()
         .max_connections(opts.max_connections.max(1))
-        .connect_with(options)
+        .connect_with(options.read_only(true))
         .await?;
-    MIGRATOR.run(&pool).await?;
-    Ok(SqliteStore { pool })
+    Ok(SqliteStore { pool, writer })
 }
 
 impl SqliteStore {
@@ -47,7 +62,12 @@ impl SqliteStore {
     /// (waiting up to `busy_timeout`), so the transaction can never fail later trying to
     /// upgrade a read snapshot that another writer has made stale.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Where statements that write go: the one writer connection.
+    fn writer(&self) -> &Pool<Sqlite> {
+        &self.writer
     }
 }
 

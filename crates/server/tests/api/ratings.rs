@@ -315,23 +315,31 @@ both_backends! {
         assert_eq!(first.changed, ["ann", "ben"]);
         assert_eq!(first.leaderboard.iter().map(|l| l.player_name.as_str()).collect::<Vec<_>>(), ["ann", "ben"]);
 
-        // Two more games right away: coalesced into one update, a second after the first.
+        // Two more games right away: coalesced — at most one update per second, and together
+        // the updates name every player whose rating changed. (Whether both games land in one
+        // window depends on how fast the machine plays them, so that is not asserted.)
         let cat = player(&app, "cat").await;
         let dan = player(&app, "dan").await;
+        let n = ws_fan.log.len();
         for (x, o) in [(&cat, &dan), (&ann, &ben)] {
             let g = game_between(&app, "tictactoe", x, o, true).await;
             play(&app, g, [x, o], &cells(TICTACTOE_WIN)).await;
         }
-        let n = ws_fan.log.len();
         let second = ws_fan.find_in_log(|m| match m {
-            ServerMessage::LeaderboardUpdate(u) if u.total == 4 => Some(u.clone()),
+            ServerMessage::LeaderboardUpdate(u) if u.total == 4 && u.changed.iter().any(|c| c == "ann") => Some(u.clone()),
             _ => None,
         }).await;
-        assert!(first_at.elapsed() >= Duration::from_millis(800), "coalesced: not before a second");
-        assert_eq!(second.changed, ["ann", "ben", "cat", "dan"]);
         assert_eq!(second.leaderboard.len(), 4);
-        let updates = ws_fan.log[n..].iter().filter(|m| matches!(m, ServerMessage::LeaderboardUpdate(_))).count();
-        assert_eq!(updates, 1, "one update for both games");
+        let later: Vec<_> = ws_fan.log[n..].iter().filter_map(|m| match m {
+            ServerMessage::LeaderboardUpdate(u) => Some(u.clone()),
+            _ => None,
+        }).collect();
+        assert!(later.len() <= 2, "two games make at most two coalesced updates: {later:?}");
+        let mut changed: Vec<String> = later.iter().flat_map(|u| u.changed.clone()).collect();
+        changed.sort();
+        changed.dedup();
+        assert_eq!(changed, ["ann", "ben", "cat", "dan"]);
+        assert!(first_at.elapsed() >= Duration::from_millis(800 * later.len() as u64), "coalesced: at most one update a second");
 
         // Unsubscribing works once.
         let id = ws_fan.next_id();
