@@ -213,6 +213,11 @@ pub trait SocialStore {
     async fn reopen_invite(&self, id: Uuid) -> Result<bool>;
 
     async fn create_notification(&self, n: NewNotification) -> Result<NotificationRecord>;
+    /// Stores several notifications in one transaction (all or none), in order.
+    async fn create_notifications(
+        &self,
+        batch: Vec<NewNotification>,
+    ) -> Result<Vec<NotificationRecord>>;
     /// The player's notifications, newest first, older than `before` when given. Those from
     /// a player they block are left out (here and in [`SocialStore::unread_notifications`]).
     async fn notifications(
@@ -782,6 +787,43 @@ macro_rules! impl_social {
                     created_at_ms: n.created_at_ms,
                     read_at_ms: None,
                 })
+            }
+
+            async fn create_notifications(
+                &self,
+                batch: Vec<$crate::social::NewNotification>,
+            ) -> $crate::Result<Vec<$crate::social::NotificationRecord>> {
+                let mut tx = self.begin_write().await?;
+                for n in &batch {
+                    sqlx::query(
+                        "INSERT INTO notifications (id, player_id, kind, payload, created_at, from_id) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(n.id.to_string())
+                    .bind(n.player_id.to_string())
+                    .bind(&n.kind)
+                    .bind(&n.payload)
+                    .bind(n.created_at_ms)
+                    .bind(n.from_id.map(|f| f.to_string()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| match &e {
+                        sqlx::Error::Database(db) if db.is_foreign_key_violation() => $crate::StoreError::NotFound,
+                        _ => $crate::sql::map_conflict(e),
+                    })?;
+                }
+                tx.commit().await?;
+                Ok(batch
+                    .into_iter()
+                    .map(|n| $crate::social::NotificationRecord {
+                        id: n.id,
+                        player_id: n.player_id,
+                        kind: n.kind,
+                        payload: n.payload,
+                        created_at_ms: n.created_at_ms,
+                        read_at_ms: None,
+                    })
+                    .collect())
             }
 
             async fn notifications(

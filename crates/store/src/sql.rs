@@ -1597,15 +1597,24 @@ macro_rules! impl_common_store {
                     }
                     at += n;
                 }
-                let mut at = 0;
-                let ids: Vec<(String, Option<String>)> = run
+                let events: Vec<&$crate::EventRecord> = run.iter().map(|e| &e.event).collect();
+                Self::insert_events(tx, &events).await?;
+                Ok(true)
+            }
+
+            /// Inserts journal events with the multi-row statements (chunks of `BULK_CHUNKS`).
+            async fn insert_events(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                events: &[&$crate::EventRecord],
+            ) -> $crate::Result<()> {
+                let ids: Vec<(String, Option<String>)> = events
                     .iter()
-                    .map(|e| (e.event.session_id.to_string(), e.event.player_id.map(|p| p.to_string())))
+                    .map(|e| (e.session_id.to_string(), e.player_id.map(|p| p.to_string())))
                     .collect();
-                for n in $crate::sql::bulk_chunks(run.len()) {
+                let mut at = 0;
+                for n in $crate::sql::bulk_chunks(events.len()) {
                     let mut q = sqlx::query(sqlx::AssertSqlSafe($crate::sql::insert_events_sql(n)));
-                    for (entry, (session_id, player_id)) in run[at..at + n].iter().zip(&ids[at..at + n]) {
-                        let event = &entry.event;
+                    for (event, (session_id, player_id)) in events[at..at + n].iter().zip(&ids[at..at + n]) {
                         q = q
                             .bind(session_id.as_str())
                             .bind(event.seq)
@@ -1618,7 +1627,7 @@ macro_rules! impl_common_store {
                     q.execute(&mut **tx).await.map_err($crate::sql::map_conflict)?;
                     at += n;
                 }
-                Ok(true)
+                Ok(())
             }
 
             /// One journal entry, with every part it carries: the append guard, the event,
@@ -1798,9 +1807,8 @@ macro_rules! impl_common_store {
                 for seat in &bundle.seats {
                     Self::insert_seat(tx, seat).await?;
                 }
-                for event in &bundle.events {
-                    Self::insert_event(tx, event).await?;
-                }
+                let events: Vec<&$crate::EventRecord> = bundle.events.iter().collect();
+                Self::insert_events(tx, &events).await?;
                 Ok(())
             }
 

@@ -70,6 +70,17 @@ const INBOXES: &str = "versus.inbox.*";
 /// Game events the social side turns into notifications and presence.
 const TAP_QUEUE: usize = 4096;
 
+/// Most queued game events turned into notifications in one transaction.
+const TAP_BATCH: usize = 128;
+
+/// A notification kind's stored name (its wire name).
+fn kind_name(kind: NotificationKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// This node's social service. Cheap to clone.
 #[derive(Clone)]
 pub struct Social {
@@ -84,6 +95,9 @@ impl std::fmt::Debug for Social {
 
 struct Local {
     watchers: Vec<Watcher>,
+    /// The connection count this node last wrote to the database for the player (skips
+    /// writing the same count again when a game start or end marks the player).
+    written: Option<i64>,
 }
 
 struct Inner {
@@ -142,6 +156,7 @@ impl Social {
             let mut local = self.inner.local.lock().unwrap_or_else(|p| p.into_inner());
             let entry = local.entry(player).or_insert_with(|| Local {
                 watchers: Vec::new(),
+                written: None,
             });
             entry.watchers.retain(|w| w.conn_id != watcher.conn_id);
             entry.watchers.push(watcher);
@@ -183,17 +198,34 @@ impl Social {
     /// a count of 0 (a connection that is already gone; the flush records that).
     async fn write_presence(&self, player: Uuid, only_if_online: bool) {
         let _turn = self.inner.presence_writes.acquire().await;
-        let n = self.local_count(player);
-        if only_if_online && n == 0 {
+        let (n, written) = self
+            .inner
+            .local
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&player)
+            .map_or((0, None), |l| (l.watchers.len() as i64, l.written));
+        if (only_if_online && n == 0) || written == Some(n) {
             return;
         }
-        if let Err(e) = self
+        match self
             .inner
             .store
             .set_node_presence(player, &self.inner.node, n, self.expiry())
             .await
         {
-            tracing::warn!(%player, error = %e, "cannot record presence");
+            Ok(()) => {
+                if let Some(l) = self
+                    .inner
+                    .local
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_mut(&player)
+                {
+                    l.written = Some(n);
+                }
+            }
+            Err(e) => tracing::warn!(%player, error = %e, "cannot record presence"),
         }
     }
 
@@ -274,10 +306,7 @@ impl Social {
         kind: NotificationKind,
         data: serde_json::Value,
     ) -> Result<Notification, versus_store::StoreError> {
-        let kind_str = serde_json::to_value(kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let kind_str = kind_name(kind);
         let record = self
             .inner
             .store
@@ -294,6 +323,44 @@ impl Social {
         self.send_to(player, &ServerMessage::Notification(n.clone()))
             .await;
         Ok(n)
+    }
+
+    /// Stores several notifications in one transaction (one commit for a batch of game
+    /// starts and results), then delivers each live. If the batch cannot be stored, each is
+    /// tried on its own, so one bad row (a player deleted meanwhile) loses no other.
+    pub async fn notify_many(&self, items: Vec<(Uuid, NotificationKind, serde_json::Value)>) {
+        if items.is_empty() {
+            return;
+        }
+        let now = now_ms();
+        let batch: Vec<NewNotification> = items
+            .iter()
+            .map(|(player, kind, data)| NewNotification {
+                id: Uuid::now_v7(),
+                player_id: *player,
+                from_id: None,
+                kind: kind_name(*kind),
+                payload: data.to_string(),
+                created_at_ms: now,
+            })
+            .collect();
+        match self.inner.store.create_notifications(batch).await {
+            Ok(records) => {
+                for record in &records {
+                    let n = notification(record);
+                    self.send_to(record.player_id, &ServerMessage::Notification(n))
+                        .await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, notifications = items.len(), "cannot store a batch of notifications; storing them one by one");
+                for (player, kind, data) in items {
+                    if let Err(e) = self.notify(player, None, kind, data).await {
+                        tracing::warn!(%player, error = %e, "cannot store a notification");
+                    }
+                }
+            }
+        }
     }
 
     /// `player`'s presence across the cluster, now.
@@ -388,15 +455,22 @@ impl Social {
     }
 
     /// Tells `player`'s friends of their presence if it changed since it was last announced
-    /// (by any node); whether it had. Claimed for friendless players too, so the record (and
-    /// `last_seen`) is right when they make a friend.
+    /// (by any node); whether it had. Friendless players' changes are claimed only when they
+    /// go offline (so `last_seen` is right when they make a friend; a new friendship claims
+    /// the rest).
     async fn announce(&self, player: Uuid) -> Result<bool, versus_store::StoreError> {
         let store = &self.inner.store;
         let now = now_ms();
+        let friends = store.friend_ids(player).await?;
+        // Nobody to tell, and not going offline (connected here): no claim to write. A new
+        // friendship claims both players' presence itself, and going offline (which records
+        // `last_seen`) is still claimed.
+        if friends.is_empty() && self.local_count(player) > 0 {
+            return Ok(false);
+        }
         let Some(change) = store.claim_presence_change(player, now).await? else {
             return Ok(false);
         };
-        let friends = store.friend_ids(player).await?;
         if friends.is_empty() {
             return Ok(true);
         }
@@ -601,30 +675,35 @@ async fn tell_turn(social: &Social, game_id: Uuid, to: Option<Uuid>) {
 /// Turns committed game events into notifications (start, result, your turn) and presence
 /// changes. The actor sends `moved` events of long games only, naming the player to tell.
 async fn tap_task(social: Social, mut rx: mpsc::Receiver<crate::chat::SystemNote>) {
-    while let Some(note) = rx.recv().await {
-        if let GameEvent::Moved { player_id, .. } = &note.event {
-            let mover = note.mover_told.then_some(*player_id);
-            turn_moved(&social, note.game_id, mover, note.turn_of).await;
-            continue;
-        }
-        let seated: Vec<Uuid> = note.seats.iter().flatten().map(|p| p.id).collect();
-        let (kind, data) = match &note.event {
-            GameEvent::Started { .. } => (
-                NotificationKind::GameStarted,
-                serde_json::json!({ "game_id": note.game_id }),
-            ),
-            GameEvent::Ended { result, .. } => (
-                NotificationKind::GameResult,
-                serde_json::json!({ "game_id": note.game_id, "result": result }),
-            ),
-            _ => continue,
-        };
-        for p in seated {
-            social.mark(p);
-            if let Err(e) = social.notify(p, None, kind, data.clone()).await {
-                tracing::warn!(player = %p, error = %e, "cannot store a notification");
+    let mut notes = Vec::with_capacity(TAP_BATCH);
+    while rx.recv_many(&mut notes, TAP_BATCH).await > 0 {
+        // Starts and results of everything queued go in one transaction; a `moved` note
+        // (your turn) first flushes what is pending, so notes keep their order.
+        let mut pending: Vec<(Uuid, NotificationKind, serde_json::Value)> = Vec::new();
+        for note in notes.drain(..) {
+            if let GameEvent::Moved { player_id, .. } = &note.event {
+                social.notify_many(std::mem::take(&mut pending)).await;
+                let mover = note.mover_told.then_some(*player_id);
+                turn_moved(&social, note.game_id, mover, note.turn_of).await;
+                continue;
+            }
+            let (kind, data) = match &note.event {
+                GameEvent::Started { .. } => (
+                    NotificationKind::GameStarted,
+                    serde_json::json!({ "game_id": note.game_id }),
+                ),
+                GameEvent::Ended { result, .. } => (
+                    NotificationKind::GameResult,
+                    serde_json::json!({ "game_id": note.game_id, "result": result }),
+                ),
+                _ => continue,
+            };
+            for p in note.seats.iter().flatten().map(|p| p.id) {
+                social.mark(p);
+                pending.push((p, kind, data.clone()));
             }
         }
+        social.notify_many(pending).await;
     }
 }
 
