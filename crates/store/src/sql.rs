@@ -297,14 +297,31 @@ pub(crate) struct SessionAdvance {
     pub(crate) fence: Option<i64>,
 }
 
+/// The sessions all of whose entries in `entries` are plain appends ([`is_plain_append`]).
+pub(crate) fn plain_sessions(entries: &[crate::JournalEntry]) -> std::collections::HashSet<Uuid> {
+    let mut plain = std::collections::HashSet::with_capacity(entries.len());
+    let mut not = std::collections::HashSet::new();
+    for e in entries {
+        if is_plain_append(e) {
+            if !not.contains(&e.event.session_id) {
+                plain.insert(e.event.session_id);
+            }
+        } else {
+            plain.remove(&e.event.session_id);
+            not.insert(e.event.session_id);
+        }
+    }
+    plain
+}
+
 /// Groups a run of plain appends by session, in first-appearance order. `None` when the run
 /// cannot be written by the multi-row statements (a session's seqs not consecutive within the
 /// run, or two fences for one session): the caller then appends entry by entry, which says why.
-pub(crate) fn session_advances(run: &[crate::JournalEntry]) -> Option<Vec<SessionAdvance>> {
+pub(crate) fn session_advances(run: &[&crate::JournalEntry]) -> Option<Vec<SessionAdvance>> {
     let mut out: Vec<SessionAdvance> = Vec::new();
     let mut index: std::collections::HashMap<Uuid, usize> =
         std::collections::HashMap::with_capacity(run.len());
-    for entry in run {
+    for &entry in run {
         let e = &entry.event;
         let at = match index.get(&e.session_id) {
             Some(&at) => {
@@ -448,13 +465,24 @@ pub(crate) fn map_conflict(err: sqlx::Error) -> StoreError {
 /// gets its own (index-friendly) plan; every value is a bound parameter, bound in this order:
 /// state, kind, player id, limit, offset (the absent ones skipped).
 pub(crate) fn lobby_sql(q: &LobbyQuery) -> String {
+    // With a player, start from their seats (indexed by player): a player sits in a handful
+    // of sessions, while the other filters (state, kind, visibility) match a share of all
+    // games. The open-games quota asks this at every create and join.
+    let from = if q.player_id.is_some() {
+        // CROSS JOIN: SQLite keeps this join order (its planner would rather start from the
+        // state index); PostgreSQL plans it like any inner join.
+        " FROM player_game_sessions ps CROSS JOIN game_sessions s CROSS JOIN games g \
+         WHERE s.id = ps.game_session_id AND g.id = s.game_id AND g.current_session_id = s.id"
+    } else {
+        " FROM games g JOIN game_sessions s ON s.id = g.current_session_id WHERE TRUE"
+    };
     let mut sql = String::from(concat!(
         "SELECT ",
         game_columns!(),
         ", ",
-        session_columns!(),
-        " FROM games g JOIN game_sessions s ON s.id = g.current_session_id WHERE TRUE"
+        session_columns!()
     ));
+    sql.push_str(from);
     let mut n = 0;
     let mut next = || {
         n += 1;
@@ -470,12 +498,7 @@ pub(crate) fn lobby_sql(q: &LobbyQuery) -> String {
         let _ = write!(sql, " AND g.kind = ${}", next());
     }
     if q.player_id.is_some() {
-        let _ = write!(
-            sql,
-            " AND EXISTS (SELECT 1 FROM player_game_sessions ps \
-             WHERE ps.game_session_id = s.id AND ps.player_id = ${})",
-            next()
-        );
+        let _ = write!(sql, " AND ps.player_id = ${}", next());
     }
     let (limit, offset) = (next(), next());
     let _ = write!(
@@ -1536,33 +1559,37 @@ macro_rules! impl_common_store {
         $crate::social::impl_social!($store, $db);
 
         impl $store {
-            /// The body of `append_journal`, inside its transaction. With `bulk`, runs of two
-            /// or more plain appends go through the multi-row statements; returns `false` when
-            /// such a run's guard refused something (the caller redoes everything without
-            /// `bulk`, so the error says which entry and why).
+            /// The body of `append_journal`, inside its transaction. With `bulk`, the entries
+            /// of every session whose entries in this batch are all plain go through the
+            /// multi-row statements (sessions of one batch are independent: an actor has one
+            /// append in flight, and a rematch's new session gets no other entry before its
+            /// creation commits); the rest go one by one, in order. Returns `false` when the
+            /// bulk guard refused something (the caller redoes everything without `bulk`, so
+            /// the error says which entry and why).
             async fn append_entries(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 entries: &[$crate::JournalEntry],
                 bundle_seqs: &[Option<i64>],
                 bulk: bool,
             ) -> $crate::Result<bool> {
-                let mut i = 0;
-                while i < entries.len() {
-                    if bulk {
-                        let end = entries[i..]
-                            .iter()
-                            .position(|e| !$crate::sql::is_plain_append(e))
-                            .map_or(entries.len(), |p| i + p);
-                        if end - i >= 2 {
-                            if !Self::append_plain_run(tx, &entries[i..end]).await? {
-                                return Ok(false);
-                            }
-                            i = end;
-                            continue;
-                        }
+                let plain = if bulk {
+                    $crate::sql::plain_sessions(entries)
+                } else {
+                    std::collections::HashSet::new()
+                };
+                let run: Vec<&$crate::JournalEntry> = entries
+                    .iter()
+                    .filter(|e| plain.contains(&e.event.session_id))
+                    .collect();
+                let bulk = run.len() >= 2;
+                if bulk && !Self::append_plain_run(tx, &run).await? {
+                    return Ok(false);
+                }
+                for (entry, bundle_seq) in entries.iter().zip(bundle_seqs) {
+                    if bulk && plain.contains(&entry.event.session_id) {
+                        continue;
                     }
-                    Self::append_entry(tx, &entries[i], bundle_seqs.get(i).copied().flatten()).await?;
-                    i += 1;
+                    Self::append_entry(tx, entry, *bundle_seq).await?;
                 }
                 Ok(true)
             }
@@ -1572,7 +1599,7 @@ macro_rules! impl_common_store {
             /// (per chunk of `BULK_CHUNKS` rows). `false` if the guard refused any session.
             async fn append_plain_run(
                 tx: &mut sqlx::Transaction<'static, $db>,
-                run: &[$crate::JournalEntry],
+                run: &[&$crate::JournalEntry],
             ) -> $crate::Result<bool> {
                 let Some(sessions) = $crate::sql::session_advances(run) else {
                     return Ok(false);

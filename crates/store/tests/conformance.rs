@@ -81,6 +81,7 @@ conformance!(
     live_sessions_are_the_waiting_and_in_progress_ones,
     heartbeats_are_upserted,
     a_batch_across_sessions_commits_every_entry,
+    plain_appends_of_many_sessions_commit_together_and_one_refusal_refuses_all,
     a_large_batch_commits_in_one_call,
     concurrent_appends_of_one_seq_admit_exactly_one,
     concurrent_appends_to_different_sessions_all_commit,
@@ -1177,6 +1178,150 @@ async fn a_batch_across_sessions_commits_every_entry(store: DynStore) {
                 .collect::<Vec<_>>(),
             [3, 4, 5, 6]
         );
+    }
+}
+
+/// The multi-row path of `append_journal` (plain entries of many sessions, written with a
+/// few statements): every entry lands with its session's columns, beside entries that go one
+/// by one; and a gap or a stale fence in any one of them refuses the whole batch, with the
+/// same error as the one-by-one path.
+async fn plain_appends_of_many_sessions_commit_together_and_one_refusal_refuses_all(
+    store: DynStore,
+) {
+    let alice = player(&store, "alice").await;
+    let bob = player(&store, "bob").await;
+    // 70 sessions: chunks of 64, 4, 1 and 1 rows.
+    let mut games = Vec::new();
+    for _ in 0..70 {
+        games.push(
+            game_with(
+                &store,
+                alice,
+                "chess",
+                "public",
+                T0,
+                "in_progress",
+                &[alice],
+            )
+            .await,
+        );
+    }
+    let (_, waiting) = game_with(&store, alice, "chess", "public", T0, "waiting", &[alice]).await;
+    let mut batch = Vec::new();
+    for seq in 3..=4 {
+        for (i, &(_, sid)) in games.iter().enumerate() {
+            let mut entry =
+                JournalEntry::event(move_event(sid, seq, alice, &format!("m-{i}-{seq}")));
+            if i == 7 && seq == 4 {
+                entry.session = Some(SessionUpdate {
+                    state: "finished".into(),
+                    start_time_ms: None,
+                    end_time_ms: Some(T0 + 99),
+                    result: Some(r#"{"outcome":"draw"}"#.into()),
+                });
+            }
+            batch.push(entry);
+        }
+        if seq == 3 {
+            // One entry that goes one by one (it seats bob) in the middle of the batch.
+            batch.push(JournalEntry {
+                seat: Some(seat(waiting, 1, bob)),
+                session: Some(SessionUpdate {
+                    state: "in_progress".into(),
+                    start_time_ms: Some(T0 + 3),
+                    end_time_ms: None,
+                    result: None,
+                }),
+                ..JournalEntry::event(event(waiting, 3, "seat_taken"))
+            });
+        }
+    }
+    store.append_journal(&batch).await.unwrap();
+    for (i, &(_, sid)) in games.iter().enumerate() {
+        let session = store.session(sid).await.unwrap().unwrap();
+        assert_eq!(session.last_seq, 4);
+        let journal = store.journal(sid, 2).await.unwrap();
+        assert_eq!(journal.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(
+            journal[1].client_move_id.as_deref(),
+            Some(format!("m-{i}-4").as_str())
+        );
+        assert_eq!(journal[1].player_id, Some(alice));
+        if i == 7 {
+            assert_eq!(session.state, "finished");
+            assert_eq!(session.end_time_ms, Some(T0 + 99));
+            assert_eq!(session.result.as_deref(), Some(r#"{"outcome":"draw"}"#));
+        } else {
+            assert_eq!(session.state, "in_progress");
+        }
+    }
+    let seated = store.session(waiting).await.unwrap().unwrap();
+    assert_eq!((seated.state.as_str(), seated.last_seq), ("in_progress", 3));
+    assert_eq!(store.seats(waiting).await.unwrap().len(), 2);
+
+    let untouched = |store: DynStore, games: Vec<(Uuid, Uuid)>| async move {
+        for (_, sid) in games {
+            assert_eq!(
+                store.session(sid).await.unwrap().unwrap().last_seq,
+                4,
+                "nothing appended"
+            );
+            assert_eq!(store.journal(sid, 4).await.unwrap().len(), 0);
+        }
+    };
+    // A gap in one session's entry refuses every session's entries.
+    let mut gap: Vec<JournalEntry> = games
+        .iter()
+        .enumerate()
+        .map(|(i, &(_, sid))| JournalEntry::event(move_event(sid, 5, alice, &format!("g-{i}"))))
+        .collect();
+    gap[40] = JournalEntry::event(move_event(games[40].1, 6, alice, "g-40"));
+    let r = store.append_journal(&gap).await;
+    assert!(is_conflict(&r), "{r:?}");
+    untouched(store.clone(), games.clone()).await;
+    // A reused client move id, too.
+    let mut dup: Vec<JournalEntry> = games
+        .iter()
+        .enumerate()
+        .map(|(i, &(_, sid))| JournalEntry::event(move_event(sid, 5, alice, &format!("d-{i}"))))
+        .collect();
+    dup[3] = JournalEntry::event(move_event(games[3].1, 5, alice, "m-3-4"));
+    let r = store.append_journal(&dup).await;
+    assert!(is_conflict(&r), "{r:?}");
+    untouched(store.clone(), games.clone()).await;
+
+    // A stale fence in one entry: Fenced, and nothing of the batch is written.
+    let (game0, sid0) = games[0];
+    let LeaseOutcome::Acquired { fence: old, .. } = store
+        .acquire_lease(game0, "n1", 1_000, 1_000)
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let LeaseOutcome::Acquired { fence: new, .. } = store
+        .acquire_lease(game0, "n2", 5_000, 1_000)
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let fenced = |fence: i64| -> Vec<JournalEntry> {
+        games
+            .iter()
+            .enumerate()
+            .map(|(i, &(_, sid))| JournalEntry {
+                fence: (sid == sid0).then_some(fence),
+                ..JournalEntry::event(move_event(sid, 5, alice, &format!("f-{i}")))
+            })
+            .collect()
+    };
+    let r = store.append_journal(&fenced(old)).await;
+    assert!(matches!(r, Err(StoreError::Fenced)), "{r:?}");
+    untouched(store.clone(), games.clone()).await;
+    store.append_journal(&fenced(new)).await.unwrap();
+    for &(_, sid) in &games {
+        assert_eq!(store.session(sid).await.unwrap().unwrap().last_seq, 5);
     }
 }
 
