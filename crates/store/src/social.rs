@@ -175,6 +175,14 @@ pub trait SocialStore {
         connections: i64,
         expires_at_ms: i64,
     ) -> Result<()>;
+    /// [`SocialStore::set_node_presence`] for several players, in one transaction (all or
+    /// none).
+    async fn set_node_presences(
+        &self,
+        node: &str,
+        counts: &[(Uuid, i64)],
+        expires_at_ms: i64,
+    ) -> Result<()>;
     /// Extends every presence row of `node` to `expires_at_ms`.
     async fn refresh_node_presence(&self, node: &str, expires_at_ms: i64) -> Result<u64>;
     /// Removes every presence row of `node` (a clean shutdown); the players it named.
@@ -493,29 +501,45 @@ macro_rules! impl_social {
                 connections: i64,
                 expires_at_ms: i64,
             ) -> $crate::Result<()> {
-                if connections <= 0 {
-                    sqlx::query("DELETE FROM presence_connections WHERE player_id = $1 AND node_id = $2")
-                        .bind(player.to_string())
-                        .bind(node)
-                        .execute(self.writer())
-                        .await?;
+                self.set_node_presences(node, &[(player, connections)], expires_at_ms).await
+            }
+
+            async fn set_node_presences(
+                &self,
+                node: &str,
+                counts: &[(uuid::Uuid, i64)],
+                expires_at_ms: i64,
+            ) -> $crate::Result<()> {
+                if counts.is_empty() {
                     return Ok(());
                 }
-                sqlx::query(
-                    "INSERT INTO presence_connections (player_id, node_id, connections, expires_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (player_id, node_id) \
-                     DO UPDATE SET connections = $3, expires_at = $4",
-                )
-                .bind(player.to_string())
-                .bind(node)
-                .bind(connections)
-                .bind(expires_at_ms)
-                .execute(self.writer())
-                .await
-                .map_err(|e| match &e {
-                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => $crate::StoreError::NotFound,
-                    _ => $crate::StoreError::Database(e),
-                })?;
+                let mut tx = self.begin_write().await?;
+                for &(player, connections) in counts {
+                    if connections <= 0 {
+                        sqlx::query("DELETE FROM presence_connections WHERE player_id = $1 AND node_id = $2")
+                            .bind(player.to_string())
+                            .bind(node)
+                            .execute(&mut *tx)
+                            .await?;
+                        continue;
+                    }
+                    sqlx::query(
+                        "INSERT INTO presence_connections (player_id, node_id, connections, expires_at) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (player_id, node_id) \
+                         DO UPDATE SET connections = $3, expires_at = $4",
+                    )
+                    .bind(player.to_string())
+                    .bind(node)
+                    .bind(connections)
+                    .bind(expires_at_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| match &e {
+                        sqlx::Error::Database(db) if db.is_foreign_key_violation() => $crate::StoreError::NotFound,
+                        _ => $crate::StoreError::Database(e),
+                    })?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 

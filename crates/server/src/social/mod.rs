@@ -110,6 +110,10 @@ struct Inner {
     /// This node's writes of its presence counts take turns (one at a time): a reconnect
     /// storm's writes wait here, not in the database pool everyone else needs.
     presence_writes: tokio::sync::Semaphore,
+    /// Players whose first connection here is not written yet ([`Social::write_arrivals`]),
+    /// and the presence task's wake-up for them.
+    arrived: Mutex<HashSet<Uuid>>,
+    arrivals: tokio::sync::Notify,
     tap: mpsc::Sender<crate::chat::SystemNote>,
 }
 
@@ -132,6 +136,8 @@ impl Social {
                 local: Mutex::new(HashMap::new()),
                 dirty: Mutex::new(HashSet::new()),
                 presence_writes: tokio::sync::Semaphore::new(1),
+                arrived: Mutex::new(HashSet::new()),
+                arrivals: tokio::sync::Notify::new(),
                 tap,
             }),
         };
@@ -164,17 +170,18 @@ impl Social {
         };
         if first {
             // Online in the database at once (`GET /api/v1/friends` shows it); the
-            // announcement waits for the coalescing window. The write takes its turn among
-            // this node's presence writes (one at a time: a reconnect storm's writes must not
-            // fill the database pool) and writes the count as it is then, so a late write
-            // cannot undo a newer one. The player is marked again once this write is done, so
-            // a flush that ran before it (after a quick disconnect) is followed by one that
+            // announcement waits for the coalescing window. The presence task writes every
+            // first connection queued meanwhile in one transaction (a reconnect storm's
+            // writes must not fill the database or its one writer), as the count is then, so
+            // a late write cannot undo a newer one; the player is marked again once written,
+            // so a flush that ran before it (after a quick disconnect) is followed by one that
             // writes the true count again.
-            let social = self.clone();
-            tokio::spawn(async move {
-                social.write_presence(player, true).await;
-                social.mark(player);
-            });
+            self.inner
+                .arrived
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(player);
+            self.inner.arrivals.notify_one();
         }
         self.mark(player);
     }
@@ -193,39 +200,72 @@ impl Social {
         self.mark(player);
     }
 
-    /// Writes this node's connection count of `player` (as it is once this write's turn
-    /// comes: writes are one at a time, [`Inner::presence_writes`]). `only_if_online`: skip
-    /// a count of 0 (a connection that is already gone; the flush records that).
-    async fn write_presence(&self, player: Uuid, only_if_online: bool) {
+    /// Writes this node's connection counts of `players` (as they are once this write's turn
+    /// comes: writes are one at a time, [`Inner::presence_writes`]), in one transaction,
+    /// skipping counts this node already wrote. `only_if_online`: skip counts of 0 (a
+    /// connection that is already gone; the flush records that).
+    async fn write_presences(&self, players: &[Uuid], only_if_online: bool) {
         let _turn = self.inner.presence_writes.acquire().await;
-        let (n, written) = self
-            .inner
-            .local
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&player)
-            .map_or((0, None), |l| (l.watchers.len() as i64, l.written));
-        if (only_if_online && n == 0) || written == Some(n) {
+        let counts: Vec<(Uuid, i64)> = {
+            let local = self.inner.local.lock().unwrap_or_else(|p| p.into_inner());
+            players
+                .iter()
+                .filter_map(|p| {
+                    let (n, written) = local
+                        .get(p)
+                        .map_or((0, None), |l| (l.watchers.len() as i64, l.written));
+                    ((!only_if_online || n > 0) && written != Some(n)).then_some((*p, n))
+                })
+                .collect()
+        };
+        if counts.is_empty() {
             return;
         }
-        match self
-            .inner
-            .store
-            .set_node_presence(player, &self.inner.node, n, self.expiry())
+        let store = &self.inner.store;
+        let node = &self.inner.node;
+        let written: Vec<(Uuid, i64)> = match store
+            .set_node_presences(node, &counts, self.expiry())
             .await
         {
-            Ok(()) => {
-                if let Some(l) = self
-                    .inner
-                    .local
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_mut(&player)
-                {
-                    l.written = Some(n);
+            Ok(()) => counts,
+            Err(e) => {
+                // One bad row (a player deleted meanwhile) must not cost the others.
+                tracing::warn!(error = %e, players = counts.len(), "cannot record presence in one batch; one by one");
+                let mut ok = Vec::with_capacity(counts.len());
+                for (p, n) in counts {
+                    match store.set_node_presence(p, node, n, self.expiry()).await {
+                        Ok(()) => ok.push((p, n)),
+                        Err(e) => tracing::warn!(player = %p, error = %e, "cannot record presence"),
+                    }
                 }
+                ok
             }
-            Err(e) => tracing::warn!(%player, error = %e, "cannot record presence"),
+        };
+        let mut local = self.inner.local.lock().unwrap_or_else(|p| p.into_inner());
+        for (p, n) in written {
+            if let Some(l) = local.get_mut(&p) {
+                l.written = Some(n);
+            }
+        }
+    }
+
+    /// Writes the first connections' presence, batched: whatever arrived while the previous
+    /// write ran goes in the next (one transaction), then those players are marked for the
+    /// coalesced announcement.
+    async fn write_arrivals(&self) {
+        let arrived: Vec<Uuid> = self
+            .inner
+            .arrived
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        if arrived.is_empty() {
+            return;
+        }
+        self.write_presences(&arrived, true).await;
+        for p in arrived {
+            self.mark(p);
         }
     }
 
@@ -443,9 +483,7 @@ impl Social {
             .unwrap_or_else(|p| p.into_inner())
             .drain()
             .collect();
-        for player in &dirty {
-            self.write_presence(*player, false).await;
-        }
+        self.write_presences(&dirty, false).await;
         let players: HashSet<Uuid> = dirty.into_iter().chain(expired).collect();
         for player in players {
             if let Err(e) = self.announce(player).await {
@@ -559,6 +597,7 @@ async fn presence_task(social: Social, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
+            () = social.inner.arrivals.notified() => social.write_arrivals().await,
             _ = flush.tick() => social.flush(Vec::new()).await,
             _ = refresh.tick() => {
                 match store.refresh_node_presence(&node, social.expiry()).await {
