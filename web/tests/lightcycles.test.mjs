@@ -20,7 +20,10 @@ let dir;
 
 before(async () => {
   dir = await dataDir();
-  server = await startServer({ dir, env: { VERSUS_REALTIME_TICK_HZ: '25', VERSUS_REALTIME_COUNTDOWN_MS: '1500' } });
+  // A countdown long enough for a steering gesture to land in it even on a loaded machine: a
+  // turn that lands after the round has started can let the cycles meet head-on (a draw) or
+  // let Bob run into Alice's trail, and the session then takes more than two rounds.
+  server = await startServer({ dir, env: { VERSUS_REALTIME_TICK_HZ: '25', VERSUS_REALTIME_COUNTDOWN_MS: '4000' } });
   browser = await launch();
 });
 
@@ -172,6 +175,8 @@ test('on a touch screen a player steers by swiping the arena and tapping the pad
   /** @type {string[]} */
   const sent = [];
   let accepted = 0;
+  /** @type {number[]} the ticks the accepted inputs were queued for */
+  const ticks = [];
   alice.page.on('websocket', (ws) => {
     ws.on('framesent', (f) => {
       const m = typeof f.payload === 'string' ? JSON.parse(f.payload) : null;
@@ -179,7 +184,10 @@ test('on a touch screen a player steers by swiping the arena and tapping the pad
     });
     ws.on('framereceived', (f) => {
       const m = typeof f.payload === 'string' ? JSON.parse(f.payload) : null;
-      if (m?.type === 'input_accepted') accepted += 1;
+      if (m?.type === 'input_accepted') {
+        accepted += 1;
+        ticks.push(m.tick);
+      }
     });
   });
 
@@ -199,10 +207,13 @@ test('on a touch screen a player steers by swiping the arena and tapping the pad
   const cdp = await alice.context.newCDPSession(alice.page);
   const canvas = alice.page.locator('#lc-canvas');
   let steered = 0;
+  /** @type {number[]} each round's first moving tick */
+  const starts = [];
   for (;;) {
     const s = await nextCountdown(alice.page, steered);
     if (!s) break;
     const dir = towardsAWall(s);
+    starts.push(s.frozenUntil);
     const before = accepted;
     if (s.round === 1) {
       // A swipe across the arena, through the browser's touch input.
@@ -227,7 +238,7 @@ test('on a touch screen a player steers by swiping the arena and tapping the pad
     assert.equal(sent.at(-1), dir, `round ${s.round}: the ${s.round === 1 ? 'swipe' : 'tap'} steered ${dir}`);
     steered = s.round;
   }
-  assert.equal(steered, 2, 'two rounds were played');
+  assert.equal(steered, 2, `two rounds were played (inputs queued for ticks ${ticks}, rounds moving from ${starts})`);
   assert.equal(sent.length, 2, 'one input per gesture');
   // Alice's turns took her cycle into the wall each round: Bob won both.
   for (const p of [alice, bob]) {
