@@ -11,7 +11,6 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use tokio::sync::mpsc;
 use uuid::Uuid;
 use versus_protocol::close_code;
 
@@ -20,7 +19,7 @@ use crate::games::{Kick, Wire};
 /// One local subscriber: where to send, how far it got, and the feed's own data `X`.
 #[derive(Debug)]
 pub struct Tracked<X> {
-    pub outbox: mpsc::Sender<Wire>,
+    pub outbox: crate::outbox::Outbox,
     pub kick: Kick,
     /// The stream (a game session; `Uuid::nil()` for a chat room) `delivered` counts in.
     pub stream: Uuid,
@@ -145,7 +144,7 @@ mod tests {
 
     #[tokio::test]
     async fn entries_reach_a_subscriber_once_and_in_order_and_gaps_are_reported() {
-        let (tx, mut rx) = mpsc::channel(8);
+        let (tx, mut rx) = crate::outbox::outbox(8);
         let mut fan = Fanout::new(4);
         let sub = Tracked {
             outbox: tx,
@@ -164,12 +163,12 @@ mod tests {
         fan.deliver(Uuid::nil(), 4, &wire("4"), false, |_, w| w.clone());
         assert_eq!(rx.recv().await.unwrap().as_str(), "3");
         assert_eq!(rx.recv().await.unwrap().as_str(), "4");
-        assert!(rx.try_recv().is_err());
+        assert!(rx.try_recv().is_none());
     }
 
     #[test]
     fn a_full_outbox_kicks_the_subscriber() {
-        let (tx, _rx) = mpsc::channel(1);
+        let (tx, _rx) = crate::outbox::outbox(1);
         let mut fan = Fanout::new(4);
         let kick = Kick::default();
         let sub = Tracked {

@@ -20,6 +20,7 @@ pub mod headers;
 pub mod limits;
 pub mod listen;
 pub mod matchmaking;
+pub mod outbox;
 pub mod ratings;
 pub mod routes;
 pub mod social;

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 use versus_protocol::{LeaderboardUpdate, RatingUpdate, ServerMessage, close_code};
@@ -130,7 +130,7 @@ async fn announce(
 #[derive(Debug, Clone)]
 pub struct Watcher {
     pub conn_id: u64,
-    pub outbox: mpsc::Sender<Wire>,
+    pub outbox: crate::outbox::Outbox,
     pub kick: Kick,
     /// Leaderboards: the lines of the top the watcher wants.
     pub limit: usize,

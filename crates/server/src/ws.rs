@@ -17,7 +17,6 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use uuid::Uuid;
 use versus_protocol::{
@@ -27,7 +26,7 @@ use versus_protocol::{
 
 use crate::auth;
 use crate::games::feed::{Feeds, LocalSubscriber, Subscriptions};
-use crate::games::{ActOk, Action, GameError, GameHub, Kick, Wire};
+use crate::games::{ActOk, Action, GameError, GameHub, Kick};
 use crate::routes::accounts::public_player;
 use crate::state::AppState;
 
@@ -143,7 +142,9 @@ async fn connection(mut socket: WebSocket, state: AppState, _slot: crate::limits
     // and the long-lived part is one allocation of its own size.
     let handshake = Box::pin(handshake(&mut socket, &state)).await;
     if let Some((player, _player_slot)) = handshake {
-        Box::pin(serve(socket, state, player)).await;
+        // The socket and the state stay here, in the task's own future (which has room for
+        // them anyway); the loop's box borrows them instead of holding a second copy.
+        Box::pin(serve(&mut socket, &state, player)).await;
     }
     metrics::gauge!("ws_connections").decrement(1.0);
 }
@@ -268,15 +269,12 @@ async fn handshake(
 }
 
 /// The connection's main loop, after a successful handshake.
-async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
+async fn serve(socket: &mut WebSocket, state: &AppState, player: PlayerRef) {
     let cfg = state.ws;
-    let hub = state.games.clone();
-    let feeds = state.feeds.clone();
-    let chat = state.chat.clone();
+    let (hub, feeds, chat, scores) = (&state.games, &state.feeds, &state.chat, &state.scores);
     let chat_rooms: crate::chat::feed::ChatRooms = Arc::new(Mutex::new(HashSet::new()));
-    let scores = state.scores.clone();
     let conn_id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
-    let (outbox, mut outbox_rx) = mpsc::channel::<Wire>(cfg.outbox_capacity.max(1));
+    let (outbox, mut outbox_rx) = crate::outbox::outbox(cfg.outbox_capacity);
     state
         .matchmaking
         .connected(player.id, conn_id, outbox.clone());
@@ -295,7 +293,7 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
     let mut pending: FuturesUnordered<Reply> = FuturesUnordered::new();
     let mut ping = tokio::time::interval_at(Instant::now() + cfg.ping_interval, cfg.ping_interval);
     let mut last_heard = Instant::now();
-    let shutdown = state.shutdown.clone();
+    let shutdown = &state.shutdown;
     let credit_rate = state.limits.ws_messages;
     let mut credits = crate::limits::Bucket::full(credit_rate, Instant::now());
     // Messages refused in a row for lack of credits; at `burst` of them the client is closed.
@@ -305,11 +303,11 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
         tokio::select! {
             code = kick.kicked() => {
                 let reason = if code == close_code::SLOW_CONSUMER { "slow consumer: resume with since_seq" } else { "going away" };
-                Box::pin(close(&mut socket, code, reason)).await;
+                Box::pin(close(&mut *socket, code, reason)).await;
                 break;
             }
             () = shutdown.cancelled() => {
-                Box::pin(close(&mut socket, close_code::GOING_AWAY, "server shutting down")).await;
+                Box::pin(close(&mut *socket, close_code::GOING_AWAY, "server shutting down")).await;
                 break;
             }
             frame = socket.recv() => {
@@ -317,7 +315,7 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
                     Some(Ok(frame)) => frame,
                     Some(Err(e)) => {
                         if is_too_big(e) {
-                            Box::pin(close(&mut socket, close_code::MESSAGE_TOO_BIG, "message too big")).await;
+                            Box::pin(close(&mut *socket, close_code::MESSAGE_TOO_BIG, "message too big")).await;
                         }
                         break;
                     }
@@ -332,7 +330,7 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
                             refused += 1;
                             metrics::counter!("ws_messages_refused_total").increment(1);
                             if f64::from(refused) > credit_rate.burst {
-                                Box::pin(close(&mut socket, close_code::RATE_LIMITED, "too many messages")).await;
+                                Box::pin(close(&mut *socket, close_code::RATE_LIMITED, "too many messages")).await;
                                 break;
                             }
                             let reply = error(
@@ -343,7 +341,7 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
                                     wait.as_millis().max(1)
                                 ),
                             );
-                            if !send(&mut socket, &reply).await { break; }
+                            if !send(&mut *socket, &reply).await { break; }
                             continue;
                         }
                         Err(_) => {}
@@ -351,30 +349,30 @@ async fn serve(mut socket: WebSocket, state: AppState, player: PlayerRef) {
                 }
                 match frame {
                     Message::Text(text) => {
-                        let ctx = Ctx { hub: &hub, feeds: &feeds, chat: &chat, chat_rooms: &chat_rooms, scores: &scores, matchmaking: &state.matchmaking, player: &player, conn_id, outbox: &outbox, kick: &kick, cfg: &cfg };
+                        let ctx = Ctx { hub, feeds, chat, chat_rooms: &chat_rooms, scores, matchmaking: &state.matchmaking, player: &player, conn_id, outbox: &outbox, kick: &kick, cfg: &cfg };
                         if let Some(reply) = handle_text(&ctx, text.as_str(), &subscriptions, &mut pending)
-                            && !send(&mut socket, &reply).await
+                            && !send(&mut *socket, &reply).await
                         {
                             break;
                         }
                     }
                     Message::Binary(_) => {
                         let reply = error(None, ErrorCode::MalformedRequest, "binary frames are not supported; send JSON text");
-                        if !send(&mut socket, &reply).await { break; }
+                        if !send(&mut *socket, &reply).await { break; }
                     }
                     Message::Close(_) => break,
                     Message::Ping(_) | Message::Pong(_) => {}
                 }
             }
             Some(wire) = outbox_rx.recv() => {
-                if !send_frame(&mut socket, Message::Text(wire)).await { break; }
+                if !send_frame(&mut *socket, Message::Text(wire)).await { break; }
             }
             Some(reply) = pending.next(), if !pending.is_empty() => {
-                if !send(&mut socket, &reply).await { break; }
+                if !send(&mut *socket, &reply).await { break; }
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > cfg.idle_timeout {
-                    Box::pin(close(&mut socket, close_code::IDLE_TIMEOUT, "idle timeout")).await;
+                    Box::pin(close(&mut *socket, close_code::IDLE_TIMEOUT, "idle timeout")).await;
                     break;
                 }
                 if Box::pin(socket.send(Message::Ping(Default::default()))).await.is_err() { break; }
@@ -411,7 +409,7 @@ struct Ctx<'a> {
     matchmaking: &'a crate::matchmaking::Matchmaker,
     player: &'a PlayerRef,
     conn_id: u64,
-    outbox: &'a mpsc::Sender<Wire>,
+    outbox: &'a crate::outbox::Outbox,
     kick: &'a Kick,
     cfg: &'a WsConfig,
 }

@@ -28,7 +28,7 @@ pub struct ChatSubscriber {
     pub conn_id: u64,
     pub request_id: Option<String>,
     pub since_seq: Option<u64>,
-    pub outbox: mpsc::Sender<Wire>,
+    pub outbox: crate::outbox::Outbox,
     pub kick: Kick,
     pub blocks: Arc<BlockSet>,
     pub rooms: ChatRooms,

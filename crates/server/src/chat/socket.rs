@@ -5,19 +5,18 @@
 
 use std::pin::Pin;
 
-use tokio::sync::mpsc;
 use versus_protocol::{ClientMessage, ErrorCode, PlayerRef, ServerMessage};
 
 use super::feed::{ChatRooms, ChatSubscriber};
 use super::{ChatError, ChatService, RoomId};
-use crate::games::{Kick, Wire};
+use crate::games::Kick;
 
 /// What a chat request needs of its connection.
 pub struct ConnChat<'a> {
     pub chat: &'a ChatService,
     pub player: &'a PlayerRef,
     pub conn_id: u64,
-    pub outbox: &'a mpsc::Sender<Wire>,
+    pub outbox: &'a crate::outbox::Outbox,
     pub kick: &'a Kick,
     pub rooms: &'a ChatRooms,
     pub max_rooms: usize,

@@ -33,7 +33,7 @@ pub struct LocalSubscriber {
     pub session_id: Option<Uuid>,
     pub since_seq: Option<u64>,
     /// The connection's bounded outbox of serialized server messages.
-    pub outbox: mpsc::Sender<Wire>,
+    pub outbox: crate::outbox::Outbox,
     pub kick: Kick,
     /// The games the connection follows; a subscription that fails is taken out again.
     pub subscriptions: Subscriptions,

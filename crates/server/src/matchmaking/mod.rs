@@ -36,7 +36,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use versus_protocol::{
@@ -165,7 +165,7 @@ struct Inner {
     cfg: MatchmakingConfig,
     wake: Notify,
     /// player → (connection id → outbox), this node's WebSockets.
-    conns: Mutex<HashMap<Uuid, HashMap<u64, mpsc::Sender<Wire>>>>,
+    conns: Mutex<HashMap<Uuid, HashMap<u64, crate::outbox::Outbox>>>,
 }
 
 impl Matchmaker {
@@ -244,12 +244,14 @@ impl Matchmaker {
         mm
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, HashMap<u64, mpsc::Sender<Wire>>>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Uuid, HashMap<u64, crate::outbox::Outbox>>> {
         self.inner.conns.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A WebSocket of `player` opened on this node.
-    pub fn connected(&self, player: Uuid, conn_id: u64, outbox: mpsc::Sender<Wire>) {
+    pub fn connected(&self, player: Uuid, conn_id: u64, outbox: crate::outbox::Outbox) {
         self.lock()
             .entry(player)
             .or_default()
@@ -269,7 +271,7 @@ impl Matchmaker {
     }
 
     fn deliver_local(&self, player: Uuid, message: &ServerMessage) {
-        let outboxes: Vec<mpsc::Sender<Wire>> = match self.lock().get(&player) {
+        let outboxes: Vec<crate::outbox::Outbox> = match self.lock().get(&player) {
             Some(c) => c.values().cloned().collect(),
             None => return,
         };
