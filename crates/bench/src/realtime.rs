@@ -178,6 +178,12 @@ struct Rt {
     sent_restarts: u64,
     /// An input refused as a `reversal`, not yet classified: (`sent_restarts`, view tick).
     refused: Option<(u64, u64)>,
+    /// A resume forgot an input of ours that the server may have taken before the drop, so
+    /// the view may not show our own last turn yet; cleared once an input of ours is seen
+    /// taking effect.
+    unsure: bool,
+    /// `unsure` when the input awaiting its reply was sent.
+    sent_unsure: bool,
     rng: u64,
     /// Bytes received during the measured run: text payload, and with frame headers.
     bytes_run: u64,
@@ -197,6 +203,11 @@ impl Rt {
     }
 
     fn reset_to_snapshot(&mut self, view: &GameView, seat: Option<u32>) {
+        // The snapshot is the committed state; an input of ours still on its way to its tick
+        // may be ahead of it (as after a resume).
+        if self.session == view.session_id && (self.awaiting.is_some() || self.effect.is_some()) {
+            self.unsure = true;
+        }
         self.reset_session(view.session_id);
         self.expected.insert(view.session_id, view.last_seq + 1);
         self.seat = seat;
@@ -298,6 +309,8 @@ pub async fn player(ctx: CtxRef, me: Player, game_id: Uuid, index: usize) {
         ticks_since_input: 0,
         restarts: 0,
         sent_restarts: 0,
+        unsure: false,
+        sent_unsure: false,
         refused: None,
         rng: 0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) * 0x1000_0000_01B3),
         bytes_run: 0,
@@ -412,7 +425,12 @@ fn finish(stats: &Shared, t: &mut Rt) {
 
 /// Reconnects and resumes the session by `since_seq`.
 async fn resume(ctx: &CtxRef, me: &Player, t: &mut Rt, storm: bool) -> Option<Conn> {
-    // An input in flight may or may not have been accepted: forget it.
+    // An input in flight may or may not have been accepted: forget it, and until an input of
+    // ours is seen taking effect, a `reversal` may be of a turn the server took and we have
+    // not seen (counted as `reversal_after_resume`, not as a steering bug).
+    if t.awaiting.is_some() || t.effect.is_some() {
+        t.unsure = true;
+    }
     t.awaiting = None;
     t.effect = None;
     reconnect(ctx, me, t, storm).await
@@ -518,6 +536,7 @@ async fn handle(
                 {
                     s.input_to_tick.record_ns(now_ns().saturating_sub(sent));
                     t.effect = None;
+                    t.unsure = false;
                 }
             }
             classify_refused(t, stats, false);
@@ -526,6 +545,7 @@ async fn handle(
                 let id = format!("i{sent}");
                 t.awaiting = Some((id.clone(), sent));
                 t.sent_restarts = t.restarts;
+                t.sent_unsure = t.unsure;
                 stats.lock().rt_inputs_sent += 1;
                 let msg = ClientMessage::Input {
                     id: Some(id),
@@ -548,6 +568,9 @@ async fn handle(
             // Seen already (the reply came after the tick's message)? Then nothing to wait for.
             let seen = t.board.as_ref().is_some_and(|b| b.tick >= tick);
             t.effect = (!seen).then_some((tick, sent));
+            if seen {
+                t.unsure = false;
+            }
             let mut s = stats.lock();
             s.rt_inputs_accepted += 1;
             s.input_to_ack
@@ -558,7 +581,9 @@ async fn handle(
         }
         ServerMessage::Error { id, code, .. } => {
             let mine = id.is_some() && t.awaiting.as_ref().map(|a| &a.0) == id.as_ref();
-            if mine && code == ErrorCode::Reversal && t.refused.is_none() {
+            if mine && code == ErrorCode::Reversal && t.sent_unsure {
+                stats.lock().error("reversal_after_resume");
+            } else if mine && code == ErrorCode::Reversal && t.refused.is_none() {
                 // Classified once the ticks show whether the cycle respawned meanwhile.
                 let tick = t.board.as_ref().map_or(0, |b| b.tick);
                 t.refused = Some((t.sent_restarts, tick));
