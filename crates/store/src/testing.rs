@@ -46,6 +46,33 @@ pub async fn fresh_postgres_database(server_url: &str) -> Result<String, sqlx::E
     Ok(replace_database(server_url, &name))
 }
 
+/// Drops the database of `database_url`, made by [`fresh_postgres_database`] on the server
+/// of `server_url`, once the test is done with it (a failing test skips this and leaves it for
+/// inspection; CI sweeps old ones). Refuses any name it did not make.
+pub async fn drop_postgres_database(
+    server_url: &str,
+    database_url: &str,
+) -> Result<(), sqlx::Error> {
+    let path = database_url.split('?').next().unwrap_or_default();
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let ours = name
+        .strip_prefix("versus_test_")
+        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_hexdigit()));
+    if !ours {
+        return Err(sqlx::Error::Configuration(
+            format!("not a test database: {name}").into(),
+        ));
+    }
+    let mut conn = sqlx::PgConnection::connect(server_url).await?;
+    // `name` was checked above to be one of ours (generated from a UUID).
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await?;
+    conn.close().await
+}
+
 /// Replaces the database name (the path) of a `postgres://` URL.
 fn replace_database(url: &str, db: &str) -> String {
     let (base, query) = match url.split_once('?') {

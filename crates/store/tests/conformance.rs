@@ -2,7 +2,9 @@
 //! SQLite file and once on a fresh PostgreSQL database (`VERSUS_TEST_POSTGRES_URL`).
 
 use uuid::Uuid;
-use versus_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_server_url};
+use versus_store::testing::{
+    drop_postgres_database, fresh_postgres_database, fresh_sqlite_url, postgres_server_url,
+};
 use versus_store::{
     ConnectOptions, DynStore, EventRecord, JournalEntry, LeaseOutcome, LobbyQuery, NewGame,
     NewPlayer, NewSeat, NewSession, NewSessionBundle, NewToken, ProfileUpdate, SealedEmail,
@@ -13,6 +15,18 @@ use versus_store::{
 struct TestStore {
     store: DynStore,
     _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: (server URL, database URL), dropped by [`TestStore::done`].
+    postgres: Option<(String, String)>,
+}
+
+impl TestStore {
+    /// After a passing test: closes the pools and drops the PostgreSQL database.
+    async fn done(self) {
+        self.store.close().await;
+        if let Some((server, url)) = &self.postgres {
+            drop_postgres_database(server, url).await.unwrap();
+        }
+    }
 }
 
 async fn sqlite() -> Option<TestStore> {
@@ -27,6 +41,7 @@ async fn sqlite() -> Option<TestStore> {
     Some(TestStore {
         store,
         _dir: Some(dir),
+        postgres: None,
     })
 }
 
@@ -34,12 +49,16 @@ async fn postgres() -> Option<TestStore> {
     let server = postgres_server_url()?;
     let url = fresh_postgres_database(&server).await.unwrap();
     let store = connect(&ConnectOptions {
-        url,
+        url: url.clone(),
         max_connections: 4,
     })
     .await
     .unwrap();
-    Some(TestStore { store, _dir: None })
+    Some(TestStore {
+        store,
+        _dir: None,
+        postgres: Some((server, url)),
+    })
 }
 
 /// Generates `sqlite::$name` and `postgres::$name` from `async fn $name(store: DynStore)`.
@@ -48,13 +67,13 @@ macro_rules! conformance {
         mod sqlite {
             $(#[tokio::test]
             async fn $name() {
-                if let Some(t) = super::sqlite().await { super::$name(t.store.clone()).await; t.store.close().await; }
+                if let Some(t) = super::sqlite().await { super::$name(t.store.clone()).await; t.done().await; }
             })*
         }
         mod postgres {
             $(#[tokio::test]
             async fn $name() {
-                if let Some(t) = super::postgres().await { super::$name(t.store.clone()).await; t.store.close().await; }
+                if let Some(t) = super::postgres().await { super::$name(t.store.clone()).await; t.done().await; }
             })*
         }
     };
