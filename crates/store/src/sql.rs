@@ -588,8 +588,9 @@ pub(crate) fn chat_chunks(mut n: usize) -> Vec<usize> {
     chunks
 }
 
-/// `VALUES ($1, $2, …), (…)…`: `rows` rows of `columns` bind parameters.
-fn values_sql(rows: usize, columns: usize) -> String {
+/// `VALUES ($1, $2, …), (…)…`: `rows` rows of `columns` bind parameters (`?` each when
+/// `anonymous`: see [`anonymous_params`]).
+fn values_sql(rows: usize, columns: usize, anonymous: bool) -> String {
     let mut sql = String::from(" VALUES ");
     for row in 0..rows {
         sql.push_str(if row == 0 { "(" } else { ", (" });
@@ -597,7 +598,11 @@ fn values_sql(rows: usize, columns: usize) -> String {
             if column > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", row * columns + column + 1));
+            if anonymous {
+                sql.push('?');
+            } else {
+                sql.push_str(&format!("${}", row * columns + column + 1));
+            }
         }
         sql.push(')');
     }
@@ -608,31 +613,21 @@ fn values_sql(rows: usize, columns: usize) -> String {
 /// upsert for all, returning every room's new `last_seq`. The rooms' rows are locked until the
 /// commit, like [`crate::Store::append_chat`]'s single-row upsert.
 pub(crate) fn chat_rooms_upsert_sql(rows: usize, anonymous: bool) -> String {
-    let sql = format!(
+    format!(
         "INSERT INTO chat_rooms (room, last_seq){} \
          ON CONFLICT (room) DO UPDATE SET last_seq = chat_rooms.last_seq + excluded.last_seq \
          RETURNING room, last_seq",
-        values_sql(rows, 2)
-    );
-    if anonymous {
-        anonymous_params(&sql)
-    } else {
-        sql
-    }
+        values_sql(rows, 2, anonymous)
+    )
 }
 
 /// Inserts `rows` chat entries, each bound as (room, seq, at_ms, kind, author_id, body,
 /// target_seq).
 pub(crate) fn chat_messages_insert_sql(rows: usize, anonymous: bool) -> String {
-    let sql = format!(
+    format!(
         "INSERT INTO chat_messages (room, seq, at_ms, kind, author_id, body, target_seq){}",
-        values_sql(rows, 7)
-    );
-    if anonymous {
-        anonymous_params(&sql)
-    } else {
-        sql
-    }
+        values_sql(rows, 7, anonymous)
+    )
 }
 
 #[derive(Debug, sqlx::FromRow)]
